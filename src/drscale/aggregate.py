@@ -1,0 +1,60 @@
+"""Collect every run's metrics into one tidy table and a short human-readable summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+METRIC_COLUMNS = ["run", "model", "non_embedding_params", "total_params", "data_size", "strategy", "seed",
+                  "collection", "role", "metric", "value"]
+
+
+def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
+    """One row per run x collection x metric.
+
+    ``runs`` holds, per run, its path id (``run``), its ``model_info.json`` path and a mapping
+    collection -> metrics JSON path.
+    """
+    rows = []
+    for run in runs:
+        info = json.loads(Path(run["model_info"]).read_text())
+        for collection, path in run["metrics"].items():
+            for metric, value in json.loads(Path(path).read_text()).items():
+                rows.append({
+                    "run": run["run"], "model": info["model"], "non_embedding_params": info["non_embedding_params"],
+                    "total_params": info["total_params"], "data_size": info["data_size"],
+                    "strategy": info["strategy"], "seed": info["seed"], "collection": collection,
+                    "role": "in_domain" if collection == in_domain else "ood", "metric": metric, "value": value,
+                })
+    table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    return table.sort_values(["strategy", "non_embedding_params", "data_size", "seed", "collection", "metric"],
+                             ignore_index=True)
+
+
+def ce_table(metrics: pd.DataFrame, role: str = "in_domain", metric: str = "ce") -> pd.DataFrame:
+    """Mean over seeds (and OOD collections) of one metric, models (by N) as rows and D as columns."""
+    chosen = metrics[(metrics.role == role) & (metrics.metric == metric)]
+    table = chosen.pivot_table(index=["non_embedding_params", "model"], columns="data_size", values="value",
+                               aggfunc="mean")
+    return table.sort_index()
+
+
+def summary_markdown(metrics: pd.DataFrame, negatives: int) -> str:
+    """Tables a person reads first: contrastive entropy by (N, D) per strategy, in-domain and OOD."""
+    lines = ["# drscale summary", "",
+             f"{metrics.run.nunique()} trained runs, {metrics.collection.nunique()} collections. "
+             f"Contrastive entropy (CE) is lower-is-better; a model that cannot tell the positive from its "
+             f"{negatives} negatives scores ln {negatives + 1} = {math.log(negatives + 1):.2f}.", ""]
+    for strategy, rows in metrics.groupby("strategy"):
+        for role, title in (("in_domain", "in-domain CE (effectiveness)"), ("ood", "mean OOD CE (robustness)")):
+            table = ce_table(rows, role)
+            if table.empty:
+                continue
+            lines += [f"## {strategy}: {title}", "", "rows: model (non-embedding params); columns: data size D", "",
+                      table.round(3).to_markdown(), ""]
+        ndcg = ce_table(rows, "in_domain", "ndcg@10")
+        lines += [f"## {strategy}: in-domain nDCG@10", "", ndcg.round(3).to_markdown(), ""]
+    return "\n".join(lines)

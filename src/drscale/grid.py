@@ -1,0 +1,52 @@
+"""The experiment grid (N x D x strategy x seed) and the checks a JSON schema cannot express."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+
+from drscale.data import parse_source
+from drscale.models import ModelSpec
+
+GRID_COLUMNS = ["model", "data", "strategy", "seed"]
+
+
+def grid_table(config: dict) -> pd.DataFrame:
+    """One row per training run; column names are the path keys (``model~L1-H32/data~1200/...``)."""
+    rows = itertools.product(config["models"], sorted(config["data_sizes"]), config["strategies"], config["seeds"])
+    return pd.DataFrame(list(rows), columns=GRID_COLUMNS)
+
+
+def check_config(config: dict) -> None:
+    """Cross-key checks, each failing with a message that names the key and how to fix it."""
+    collections = config["collections"]
+    for key, names in (("in_domain", [config["in_domain"]]), ("ood", config.get("ood", []))):
+        for name in names:
+            if name not in collections:
+                raise ValueError(f"config key '{key}' names collection {name!r}, which is not under 'collections' "
+                                 f"(defined: {sorted(collections)})")
+    if config["in_domain"] in config.get("ood", []):
+        raise ValueError(f"config key 'ood' lists the in-domain collection {config['in_domain']!r}; remove it")
+    for name, entry in collections.items():
+        kind, _ = parse_source(entry["source"])
+        if kind == "docstrings" and not entry.get("packages"):
+            raise ValueError(f"collections.{name}: a 'docstrings' source needs a 'packages' list")
+    for name, entry in config["models"].items():
+        spec = ModelSpec.from_config(name, entry)
+        if spec.init and spec.init["hidden"] % spec.init["heads"]:
+            raise ValueError(f"models.{name}.init: hidden ({spec.init['hidden']}) must be a multiple of heads "
+                             f"({spec.init['heads']})")
+    if len(set(config["data_sizes"])) != len(config["data_sizes"]):
+        raise ValueError(f"config key 'data_sizes' has duplicates: {config['data_sizes']}")
+
+
+def docstring_packages(config: dict) -> list[str]:
+    """Every package named by a docstring collection, in config order, without repeats."""
+    packages = [p for entry in config["collections"].values() if entry["source"] == "docstrings"
+                for p in entry.get("packages", [])]
+    return list(dict.fromkeys(packages))
+
+
+def evaluated_collections(config: dict) -> list[str]:
+    return [config["in_domain"], *config.get("ood", [])]

@@ -1,0 +1,136 @@
+"""Encoders of the N axis: model specs, preparation (init / hub / local) and parameter counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+HF_HOST = "huggingface.co"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the config's ``models`` table.
+
+    Exactly one of ``init`` (a random ``BertConfig``: layers, hidden, heads, intermediate), ``hf``
+    (a hub name) or ``local`` (a folder with a transformers or sentence-transformers model).
+    """
+
+    name: str
+    learning_rate: float
+    init: dict | None = None
+    hf: str | None = None
+    local: str | None = None
+    pooling: str = "mean"
+
+    @classmethod
+    def from_config(cls, name: str, entry: dict) -> "ModelSpec":
+        sources = [key for key in ("init", "hf", "local") if key in entry]
+        if len(sources) != 1:
+            raise ValueError(f"models.{name}: give exactly one of 'init', 'hf' or 'local' (got {sources or 'none'})")
+        return cls(name=name, learning_rate=float(entry["learning_rate"]), init=entry.get("init"),
+                   hf=entry.get("hf"), local=entry.get("local"), pooling=entry.get("pooling", "mean"))
+
+    @property
+    def source(self) -> str:
+        return "init" if self.init else "hf" if self.hf else "local"
+
+
+def bert_config(init: dict, vocab_size: int, max_positions: int):
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        num_hidden_layers=init["layers"],
+        hidden_size=init["hidden"],
+        num_attention_heads=init["heads"],
+        intermediate_size=init.get("intermediate", 4 * init["hidden"]),
+        max_position_embeddings=max_positions,
+    )
+
+
+def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512) -> None:
+    """Materialise a model spec as a folder that :func:`load_start_model` reads.
+
+    ``init`` writes the architecture and the shared tokenizer but no weights: weights are drawn
+    at training time from the run's seed, so the seed axis also varies the initialisation.
+    ``hf`` downloads (the only place the hub is contacted); ``local`` copies.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    if spec.init:
+        from transformers import AutoTokenizer
+
+        if tokenizer_dir is None:
+            raise ValueError(f"models.{spec.name}: an 'init' model needs the trained tokenizer")
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        tokenizer.save_pretrained(output)
+        bert_config(spec.init, len(tokenizer), max_positions).save_pretrained(output)
+    elif spec.hf:
+        _download_from_hub(spec, output)
+    else:
+        source = Path(spec.local).expanduser()
+        if not (source / "config.json").exists():
+            raise FileNotFoundError(f"models.{spec.name}: local path {source} has no config.json; "
+                                    "point 'local' at a saved transformers or sentence-transformers model")
+        shutil.copytree(source, output, dirs_exist_ok=True)
+    (output / "drscale_spec.json").write_text(json.dumps({"name": spec.name, "source": spec.source}) + "\n")
+
+
+def _download_from_hub(spec: ModelSpec, output: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        if not offline:
+            socket.create_connection((HF_HOST, 443), timeout=10).close()
+    except OSError:
+        offline = True
+    if offline:
+        raise ConnectionError(
+            f"models.{spec.name}: 'hf: {spec.hf}' needs a download from {HF_HOST}, which cannot be reached "
+            "from here. Download it where the network is available and use 'local: <folder>' instead"
+        )
+    snapshot_download(spec.hf, local_dir=output, allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"])
+
+
+def load_start_model(prepared: Path, seed: int, query_length: int, document_length: int,
+                     pooling: str = "mean", scratch: Path | None = None, device: str | None = None
+                     ) -> SentenceTransformer:
+    """The model a run starts from: random weights drawn with ``seed`` for ``init`` specs."""
+    from transformers import AutoConfig, AutoTokenizer, BertModel, set_seed
+
+    if (prepared / "modules.json").exists():  # already a sentence-transformers model
+        model = SentenceTransformer(str(prepared), device=device)
+        model[0].query_length, model[0].document_length = query_length, document_length
+        return model
+    path = prepared
+    if not any(prepared.glob("*.safetensors")) and not any(prepared.glob("*.bin")):
+        if scratch is None:
+            raise ValueError("a randomly initialised model needs a scratch folder for its initial weights")
+        set_seed(seed)
+        BertModel(AutoConfig.from_pretrained(prepared)).save_pretrained(scratch)
+        AutoTokenizer.from_pretrained(prepared).save_pretrained(scratch)
+        path = scratch
+    transformer = Transformer(str(path), query_length=query_length, document_length=document_length)
+    return SentenceTransformer(
+        modules=[transformer, Pooling(transformer.get_embedding_dimension(), pooling)], device=device
+    )
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Total and non-embedding parameters (Kaplan et al.'s N).
+
+    Non-embedding excludes every ``nn.Embedding`` (word, position, token-type) and keeps the rest,
+    pooler and projections included.
+    """
+    total = sum(p.numel() for p in model.parameters())
+    embedding = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters())
+    return {"total_params": total, "non_embedding_params": total - embedding}

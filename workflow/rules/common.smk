@@ -1,0 +1,53 @@
+import re
+
+import pandas as pd
+from snakemake.utils import Paramspace, validate
+
+from drscale.grid import (
+    check_config,
+    docstring_packages,
+    evaluated_collections,
+    grid_table,
+)
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+try:
+    check_config(config)
+except ValueError as error:
+    raise WorkflowError(f"invalid config: {error}")
+
+
+GRID = Paramspace(grid_table(config), filename_params=None)
+RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
+COLLECTIONS = evaluated_collections(config)
+PACKAGES = docstring_packages(config)
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, config["models"])),
+    data=r"\d+",
+    strategy="|".join(config["strategies"]),
+    seed=r"\d+",
+    collection="|".join(map(re.escape, config["collections"])),
+    package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
+
+
+def collection_source(wildcards):
+    return config["collections"][wildcards.collection]["source"]
+
+
+def harvest_inputs(wildcards):
+    """A docstring collection depends on every package's harvest (deduplication is global)."""
+    if collection_source(wildcards) != "docstrings":
+        return {}
+    return {p: f"resources/docstrings/{p}.jsonl" for p in PACKAGES}
+
+
+def start_model_inputs(wildcards):
+    entry = config["models"][wildcards.model]
+    return {"tokenizer": "resources/tokenizer"} if "init" in entry else {}
+
+
+def final_outputs():
+    return ["results/metrics.tsv", "results/summary.md"]

@@ -1,0 +1,45 @@
+rule harvest_docstrings:
+    output:
+        "resources/docstrings/{package}.jsonl",
+    log:
+        "logs/harvest_docstrings/{package}.log",
+    benchmark:
+        "results/benchmarks/harvest_docstrings/{package}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/harvest_docstrings.py"
+
+
+rule prepare_collection:
+    input:
+        unpack(harvest_inputs),
+    output:
+        directory("resources/collections/{collection}"),
+    log:
+        "logs/prepare_collection/{collection}.log",
+    benchmark:
+        "results/benchmarks/prepare_collection/{collection}.tsv"
+    params:
+        entry=lambda wildcards: config["collections"][wildcards.collection],
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/prepare_collection.py"
+
+
+rule training_pairs:
+    input:
+        f"resources/collections/{config['in_domain']}",
+    output:
+        "results/train_pairs/data~{data}.jsonl",
+    log:
+        "logs/training_pairs/data~{data}.log",
+    benchmark:
+        "results/benchmarks/training_pairs/data~{data}.tsv"
+    params:
+        seed=config["data_seed"],
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/training_pairs.py"

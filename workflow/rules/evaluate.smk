@@ -1,0 +1,17 @@
+rule evaluate:
+    input:
+        embeddings=f"results/runs/{RUN}/embeddings/{{collection}}.npz",
+        collection="resources/collections/{collection}",
+    output:
+        f"results/runs/{RUN}/metrics/{{collection}}.json",
+    log:
+        f"logs/evaluate/{RUN}/{{collection}}.log",
+    benchmark:
+        f"results/benchmarks/evaluate/{RUN}/{{collection}}.tsv"
+    params:
+        test_split=lambda wildcards: config["collections"][wildcards.collection]["test_split"],
+        evaluation=config["evaluation"],
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,26 @@
+rule train:
+    input:
+        model="resources/models/{model}",
+        pairs="results/train_pairs/data~{data}.jsonl",
+    output:
+        model=directory(f"results/runs/{RUN}/model"),
+        loss_curve=f"results/runs/{RUN}/loss_curve.tsv",
+        model_info=f"results/runs/{RUN}/model_info.json",
+    log:
+        f"logs/train/{RUN}.log",
+    benchmark:
+        f"results/benchmarks/train/{RUN}.tsv"
+    params:
+        # Not an output: Snakemake must not delete it when a killed job is rerun.
+        checkpoints=f"results/checkpoints/{RUN}",
+        learning_rate=lambda wildcards: config["models"][wildcards.model]["learning_rate"],
+        pooling=lambda wildcards: config["models"][wildcards.model].get("pooling", "mean"),
+        training=config["training"],
+        score_scale=config["evaluation"]["score_scale"],
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpu"],
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/train.py"
