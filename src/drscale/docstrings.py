@@ -92,7 +92,8 @@ def _documented_objects(module, root: str):
 def harvest_in_process(package: str) -> list[dict]:
     """Return ``{"id", "query", "passage"}`` pairs for one package, walking it in this process."""
     pairs, seen = [], set()  # ids of visited objects; modules stay imported, so ids stay unique
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    quiet = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         warnings.simplefilter("ignore")
         for module_name in _module_names(package):
             try:

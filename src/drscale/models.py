@@ -32,7 +32,7 @@ class ModelSpec:
     pooling: str = "mean"
 
     @classmethod
-    def from_config(cls, name: str, entry: dict) -> "ModelSpec":
+    def from_config(cls, name: str, entry: dict) -> ModelSpec:
         sources = [key for key in ("init", "hf", "local") if key in entry]
         if len(sources) != 1:
             raise ValueError(f"models.{name}: give exactly one of 'init', 'hf' or 'local' (got {sources or 'none'})")

@@ -49,7 +49,9 @@ class StopOnNonFiniteLoss(TrainerCallback):
             )
 
 
-def training_arguments(config: TrainConfig, checkpoint_dir: Path, columns: list[str]) -> SentenceTransformerTrainingArguments:
+def training_arguments(
+    config: TrainConfig, checkpoint_dir: Path, columns: list[str]
+) -> SentenceTransformerTrainingArguments:
     on_gpu = torch.cuda.is_available()
     return SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir),

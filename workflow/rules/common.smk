@@ -1,3 +1,4 @@
+import json
 import re
 
 import pandas as pd
@@ -31,6 +32,23 @@ wildcard_constraints:
     seed=r"\d+",
     collection="|".join(map(re.escape, config["collections"])),
     package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
+
+
+def canonical(value):
+    """Dicts with sorted keys: Snakemake's params-change trigger compares their order too."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def collection_entry(wildcards):
+    return canonical(config["collections"][wildcards.collection])
+
+
+def model_entry(wildcards):
+    return canonical(config["models"][wildcards.model])
+
+
+def test_split(wildcards):
+    return config["collections"][wildcards.collection]["test_split"]
 
 
 def collection_source(wildcards):

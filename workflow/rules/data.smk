@@ -21,7 +21,7 @@ rule prepare_collection:
     benchmark:
         "results/benchmarks/prepare_collection/{collection}.tsv"
     params:
-        entry=lambda wildcards: config["collections"][wildcards.collection],
+        entry=collection_entry,
     conda:
         "../../envs/drscale.yaml"
     script:

@@ -9,8 +9,8 @@ rule evaluate:
     benchmark:
         f"results/benchmarks/evaluate/{RUN}/{{collection}}.tsv"
     params:
-        test_split=lambda wildcards: config["collections"][wildcards.collection]["test_split"],
-        evaluation=config["evaluation"],
+        test_split=test_split,
+        evaluation=canonical(config["evaluation"]),
     conda:
         "../../envs/drscale.yaml"
     script:

@@ -25,7 +25,7 @@ rule prepare_model:
     benchmark:
         "results/benchmarks/prepare_model/{model}.tsv"
     params:
-        entry=lambda wildcards: config["models"][wildcards.model],
+        entry=model_entry,
         max_positions=max(
             config["training"]["max_query_length"], config["training"]["max_passage_length"]
         ),

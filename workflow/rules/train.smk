@@ -13,9 +13,8 @@ rule train:
     params:
         # Not an output: Snakemake must not delete it when a killed job is rerun.
         checkpoints=f"results/checkpoints/{RUN}",
-        learning_rate=lambda wildcards: config["models"][wildcards.model]["learning_rate"],
-        pooling=lambda wildcards: config["models"][wildcards.model].get("pooling", "mean"),
-        training=config["training"],
+        model=model_entry,
+        training=canonical(config["training"]),
         score_scale=config["evaluation"]["score_scale"],
     threads: config["training"]["threads"]
     resources:

@@ -5,5 +5,5 @@ from drscale.models import ModelSpec, prepare_model
 
 log_to(snakemake.log[0])
 spec = ModelSpec.from_config(snakemake.wildcards.model, snakemake.params.entry)
-tokenizer = Path(snakemake.input.tokenizer) if "tokenizer" in snakemake.input.keys() else None
-prepare_model(spec, Path(snakemake.output[0]), tokenizer, snakemake.params.max_positions)
+tokenizer = snakemake.input.get("tokenizer")
+prepare_model(spec, Path(snakemake.output[0]), tokenizer and Path(tokenizer), snakemake.params.max_positions)

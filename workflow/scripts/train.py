@@ -15,11 +15,11 @@ training, seed = params.training, int(wildcards.seed)
 checkpoints = Path(params.checkpoints)
 
 model = load_start_model(Path(snakemake.input.model), seed, training["max_query_length"],
-                         training["max_passage_length"], params.pooling, scratch=checkpoints / "init")
+                         training["max_passage_length"], params.model["pooling"], scratch=checkpoints / "init")
 with open(snakemake.input.pairs, encoding="utf-8") as f:
     pairs = [(row["query"], row["positive"]) for row in map(json.loads, f)]
 config = TrainConfig(
-    steps=training["steps"], batch_size=training["batch_size"], learning_rate=params.learning_rate,
+    steps=training["steps"], batch_size=training["batch_size"], learning_rate=params.model["learning_rate"],
     warmup_ratio=training["warmup_ratio"], weight_decay=training["weight_decay"], seed=seed,
     checkpoint_every=training["checkpoint_every"],
 )

@@ -1,0 +1,114 @@
+"""Rule-level and end-to-end tests: the real workflow on the tiny .test config."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
+
+
+def snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG, timeout: int = 600):
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(config), "--workflow-profile", "none", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a (dry) run as {rule: count}."""
+    table = output.split("Job stats:")[1].strip().splitlines()[2:]
+    counts = {}
+    for line in table:
+        if not line.strip() or line.startswith("total"):
+            break
+        rule, count = line.split()
+        counts[rule] = int(count)
+    return counts
+
+
+def write_config(path: Path, **changes) -> Path:
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config.update(changes)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+@pytest.mark.e2e
+def test_metrics_table_covers_every_run_collection_and_metric(finished_run):
+    metrics = pd.read_csv(finished_run / "results" / "metrics.tsv", sep="\t")
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    runs = len(config["models"]) * len(config["data_sizes"])
+    collections = 1 + len(config["ood"])
+    assert metrics.run.nunique() == runs
+    assert len(metrics) == runs * collections * 4
+    assert set(metrics.metric) == {"ce", "ndcg@10", "mrr@10", "recall@100"}
+    assert metrics.value.notna().all() and set(metrics.role) == {"in_domain", "ood"}
+    in_domain_ce = metrics[(metrics.role == "in_domain") & (metrics.metric == "ce")].value
+    chance = math.log(config["evaluation"]["negatives"] + 1)
+    assert (in_domain_ce < chance).all(), "trained models must beat a model that cannot rank"
+    sizes = metrics.drop_duplicates("model").set_index("model").non_embedding_params
+    assert sizes["L1-H16"] < sizes["L1-H32"]
+    assert set(metrics.data_size) == set(config["data_sizes"])
+    assert "in-domain CE" in (finished_run / "results" / "summary.md").read_text()
+
+
+@pytest.mark.e2e
+def test_benchmark_manifest_and_loss_curves(finished_run):
+    from drscale.data import sha256
+
+    folder = finished_run / "resources" / "collections" / "docs"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["files"]["corpus.jsonl"] == sha256(folder / "corpus.jsonl")
+    assert set(manifest["packages"]) == {"stdlib", "numpy"}
+    curves = list((finished_run / "results" / "runs").glob("*/*/*/*/loss_curve.tsv"))
+    assert len(curves) == 4
+    assert all(pd.read_csv(c, sep="\t").loss.notna().all() for c in curves)
+    assert not (finished_run / "results" / "checkpoints").exists() or not any(
+        (finished_run / "results" / "checkpoints").rglob("checkpoint-*"))
+
+
+@pytest.mark.e2e
+def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    extended = write_config(tmp_path / "config.yaml", data_sizes=[*config["data_sizes"], 1200])
+    result = snakemake(finished_run, "--dry-run", config=extended)
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = len(config["models"])
+    assert job_counts(result.stdout) == {
+        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * 2, "aggregate": 1, "all": 1,
+    }
+    assert set(re.findall(r"data=(\d+)", result.stdout)) == {"1200"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"training": {"stepz": 3}}, "stepz"),
+        ({"ood": ["nowhere"]}, "'ood' names collection 'nowhere'"),
+        ({"data_sizes": [0]}, "data_sizes"),
+        ({"models": {"bad": {"init": {"layers": 1, "hidden": 30, "heads": 4}, "learning_rate": 1e-3}}},
+         "models.bad.init: hidden"),
+    ],
+)
+def test_a_bad_config_fails_before_any_job_with_a_named_key(tmp_path, changes, message):
+    result = snakemake(tmp_path, "--dry-run", config=write_config(tmp_path / "bad.yaml", **changes))
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
