@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,7 +27,7 @@ class Embeddings:
         np.savez(path, query_ids=self.query_ids, query_emb=self.query_emb, doc_ids=self.doc_ids, doc_emb=self.doc_emb)
 
     @classmethod
-    def load(cls, path: Path) -> "Embeddings":
+    def load(cls, path: Path) -> Embeddings:
         with np.load(path) as f:
             return cls(f["query_ids"], f["query_emb"], f["doc_ids"], f["doc_emb"])
 
