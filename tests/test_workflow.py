@@ -57,9 +57,13 @@ def test_metrics_table_covers_every_run_collection_and_metric(finished_run):
     runs = len(config["models"]) * len(config["data_sizes"])
     collections = 1 + len(config["ood"])
     assert metrics.run.nunique() == runs
-    assert len(metrics) == runs * collections * 4
-    assert set(metrics.metric) == {"ce", "ndcg@10", "mrr@10", "recall@100"}
-    assert metrics.value.notna().all() and set(metrics.role) == {"in_domain", "ood"}
+    attack_metrics = {"ce_adv", "ce_adv_clean", "attack_success_rate", "mean_rank_gain", "mean_words_substituted",
+                      "attacked_pairs"}
+    assert len(metrics) == runs * (collections * 4 + len(attack_metrics))
+    assert set(metrics.metric) == {"ce", "ndcg@10", "mrr@10", "recall@100"} | attack_metrics
+    # A success rate is undefined (NaN) only when every attacked passage already ranked in the top 10.
+    assert metrics[metrics.metric != "attack_success_rate"].value.notna().all()
+    assert set(metrics.role) == {"in_domain", "ood"}
     in_domain_ce = metrics[(metrics.role == "in_domain") & (metrics.metric == "ce")].value
     chance = math.log(config["evaluation"]["negatives"] + 1)
     assert (in_domain_ce < chance).all(), "trained models must beat a model that cannot rank"
@@ -67,6 +71,19 @@ def test_metrics_table_covers_every_run_collection_and_metric(finished_run):
     assert sizes["L1-H16"] < sizes["L1-H32"]
     assert set(metrics.data_size) == set(config["data_sizes"])
     assert "in-domain CE" in (finished_run / "results" / "summary.md").read_text()
+
+
+@pytest.mark.e2e
+def test_attacks_are_cached_within_budget_and_raise_the_adversarial_entropy(finished_run):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    metrics = pd.read_csv(finished_run / "results" / "metrics.tsv", sep="\t")
+    wide = metrics[metrics.role == "in_domain"].pivot_table(index="run", columns="metric", values="value")
+    assert (wide.ce_adv >= wide.ce_adv_clean).all()
+    assert (wide.mean_words_substituted <= config["attack"]["max_words"]).all()
+    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/docs.jsonl"):
+        rows = [json.loads(line) for line in attacks.read_text().splitlines()]
+        assert rows and all(r["score_after"] >= r["score_before"] for r in rows)
+        assert all(r["words_substituted"] <= config["attack"]["max_words"] for r in rows)
 
 
 @pytest.mark.e2e
@@ -92,7 +109,8 @@ def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     models = len(config["models"])
     assert job_counts(result.stdout) == {
-        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * 2, "aggregate": 1, "all": 1,
+        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * 2, "attack": models,
+        "evaluate_attack": models, "aggregate": 1, "all": 1,
     }
     assert set(re.findall(r"data=(\d+)", result.stdout)) == {"1200"}
 

@@ -15,13 +15,13 @@ METRIC_COLUMNS = ["run", "model", "non_embedding_params", "total_params", "data_
 def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
     """One row per run x collection x metric.
 
-    ``runs`` holds, per run, its path id (``run``), its ``model_info.json`` path and a mapping
-    collection -> metrics JSON path.
+    ``runs`` holds, per run, its path id (``run``), its ``model_info.json`` path and a list of
+    (collection, metrics JSON path) pairs; a collection may have several files (clean, attack).
     """
     rows = []
     for run in runs:
         info = json.loads(Path(run["model_info"]).read_text())
-        for collection, path in run["metrics"].items():
+        for collection, path in run["metrics"]:
             for metric, value in json.loads(Path(path).read_text()).items():
                 rows.append({
                     "run": run["run"], "model": info["model"], "non_embedding_params": info["non_embedding_params"],
@@ -48,13 +48,18 @@ def summary_markdown(metrics: pd.DataFrame, negatives: int) -> str:
              f"{metrics.run.nunique()} trained runs, {metrics.collection.nunique()} collections. "
              f"Contrastive entropy (CE) is lower-is-better; a model that cannot tell the positive from its "
              f"{negatives} negatives scores ln {negatives + 1} = {math.log(negatives + 1):.2f}.", ""]
+    sections = [
+        ("in_domain", "ce", "in-domain CE (effectiveness)"),
+        ("ood", "ce", "mean OOD CE (out-of-distribution robustness)"),
+        ("in_domain", "ce_adv", "in-domain CE with attacked negatives, ce_adv (adversarial robustness)"),
+        ("in_domain", "ce_adv_clean", "clean CE of the attacked queries (the baseline of ce_adv)"),
+        ("in_domain", "attack_success_rate", "attack success rate (attacked passage enters the top 10)"),
+        ("in_domain", "ndcg@10", "in-domain nDCG@10"),
+    ]
     for strategy, rows in metrics.groupby("strategy"):
-        for role, title in (("in_domain", "in-domain CE (effectiveness)"), ("ood", "mean OOD CE (robustness)")):
-            table = ce_table(rows, role)
-            if table.empty:
-                continue
-            lines += [f"## {strategy}: {title}", "", "rows: model (non-embedding params); columns: data size D", "",
-                      table.round(3).to_markdown(), ""]
-        ndcg = ce_table(rows, "in_domain", "ndcg@10")
-        lines += [f"## {strategy}: in-domain nDCG@10", "", ndcg.round(3).to_markdown(), ""]
+        for role, metric, title in sections:
+            table = ce_table(rows, role, metric)
+            if not table.empty:
+                lines += [f"## {strategy}: {title}", "", "rows: model (non-embedding params); columns: data size D",
+                          "", table.round(3).to_markdown(), ""]
     return "\n".join(lines)

@@ -9,9 +9,12 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import torch
-from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+if TYPE_CHECKING:  # importing sentence-transformers costs seconds; prepare_model never needs it
+    from sentence_transformers import SentenceTransformer
 
 HF_HOST = "huggingface.co"
 
@@ -105,6 +108,8 @@ def load_start_model(prepared: Path, seed: int, query_length: int, document_leng
                      pooling: str = "mean", scratch: Path | None = None, device: str | None = None
                      ) -> SentenceTransformer:
     """The model a run starts from: random weights drawn with ``seed`` for ``init`` specs."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import AutoConfig, AutoTokenizer, BertModel, set_seed
 
     if (prepared / "modules.json").exists():  # already a sentence-transformers model

@@ -1,10 +1,15 @@
 def run_records():
-    """Per run: its path id, model_info.json and one metrics JSON per evaluated collection."""
+    """Per run: its path id, model_info.json and its (collection, metrics JSON) pairs.
+
+    Every evaluated collection has clean metrics; the in-domain one also has the attack's.
+    """
+    in_domain = config["in_domain"]
     return [
         {
             "run": run,
             "model_info": f"results/runs/{run}/model_info.json",
-            "metrics": {c: f"results/runs/{run}/metrics/{c}.json" for c in COLLECTIONS},
+            "metrics": [(c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS]
+            + [(in_domain, f"results/runs/{run}/metrics/{in_domain}.adv.json")],
         }
         for run in GRID.instance_patterns
     ]
@@ -13,7 +18,7 @@ def run_records():
 rule aggregate:
     input:
         [r["model_info"] for r in run_records()],
-        [path for r in run_records() for path in r["metrics"].values()],
+        [path for r in run_records() for _, path in r["metrics"]],
     output:
         metrics=report(
             "results/metrics.tsv",

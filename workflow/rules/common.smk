@@ -8,6 +8,7 @@ from drscale.grid import (
     check_config,
     docstring_packages,
     evaluated_collections,
+    fitted_families,
     grid_table,
 )
 
@@ -23,6 +24,7 @@ GRID = Paramspace(grid_table(config), filename_params=None)
 RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
 COLLECTIONS = evaluated_collections(config)
 PACKAGES = docstring_packages(config)
+FAMILIES = fitted_families(config)
 
 
 wildcard_constraints:
@@ -31,6 +33,7 @@ wildcard_constraints:
     strategy="|".join(config["strategies"]),
     seed=r"\d+",
     collection="|".join(map(re.escape, config["collections"])),
+    family="|".join(map(re.escape, FAMILIES)),
     package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
 
 
@@ -67,5 +70,18 @@ def start_model_inputs(wildcards):
     return {"tokenizer": "resources/tokenizer"} if "init" in entry else {}
 
 
+def analysis_outputs():
+    return [
+        "results/metrics.tsv",
+        "results/summary.md",
+        "results/fits.tsv",
+        "results/frontier.tsv",
+        "results/efficiency.tsv",
+        "results/plots/exponents.png",
+        "results/plots/frontier.png",
+        *expand("results/plots/scaling_{family}.png", family=FAMILIES),
+    ]
+
+
 def final_outputs():
-    return ["results/metrics.tsv", "results/summary.md"]
+    return ["results/report.html"]

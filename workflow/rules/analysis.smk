@@ -1,0 +1,109 @@
+rule fit:
+    input:
+        "results/metrics.tsv",
+    output:
+        families="results/families.tsv",
+        fits=report(
+            "results/fits.tsv", caption="../report/fits.rst", category="Tables"
+        ),
+        draws="results/fit_bootstrap.tsv",
+    log:
+        "logs/fit/fit.log",
+    benchmark:
+        "results/benchmarks/fit/fit.tsv"
+    params:
+        analysis=canonical(config["analysis"]),
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/fit.py"
+
+
+rule frontier:
+    input:
+        families="results/families.tsv",
+        fits="results/fits.tsv",
+    output:
+        frontier=report(
+            "results/frontier.tsv", caption="../report/frontier.rst", category="Tables"
+        ),
+        efficiency=report(
+            "results/efficiency.tsv",
+            caption="../report/efficiency.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/frontier/frontier.log",
+    benchmark:
+        "results/benchmarks/frontier/frontier.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/frontier.py"
+
+
+rule plot_scaling:
+    input:
+        families="results/families.tsv",
+        fits="results/fits.tsv",
+        draws="results/fit_bootstrap.tsv",
+    output:
+        report(
+            "results/plots/scaling_{family}.png",
+            caption="../report/scaling.rst",
+            category="Scaling laws",
+            labels={"family": "{family}"},
+        ),
+    log:
+        "logs/plot_scaling/{family}.log",
+    benchmark:
+        "results/benchmarks/plot_scaling/{family}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/plot_scaling.py"
+
+
+rule plot_summary:
+    input:
+        fits="results/fits.tsv",
+        frontier="results/frontier.tsv",
+    output:
+        exponents=report(
+            "results/plots/exponents.png",
+            caption="../report/exponents.rst",
+            category="Scaling laws",
+            labels={"figure": "exponents"},
+        ),
+        frontier=report(
+            "results/plots/frontier.png",
+            caption="../report/frontier_plot.rst",
+            category="Pareto frontier",
+            labels={"figure": "frontier"},
+        ),
+    log:
+        "logs/plot_summary/plot_summary.log",
+    benchmark:
+        "results/benchmarks/plot_summary/plot_summary.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/plot_summary.py"
+
+
+rule report:
+    input:
+        analysis_outputs(),
+    output:
+        "results/report.html",
+    log:
+        "logs/report/report.log",
+    benchmark:
+        "results/benchmarks/report/report.tsv"
+    params:
+        configfiles=" ".join(f"'{path}'" for path in workflow.configfiles),
+    conda:
+        "../../envs/drscale.yaml"
+    shell:
+        "snakemake --snakefile '{workflow.main_snakefile}' --directory . --configfiles {params.configfiles} "
+        "--report {output} --nolock --workflow-profile none > {log} 2>&1"
