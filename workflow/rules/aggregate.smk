@@ -1,20 +1,3 @@
-def run_records():
-    """Per run: its path id, model_info.json and its (collection, metrics JSON) pairs.
-
-    Every evaluated collection has clean metrics; the in-domain one also has the attack's.
-    """
-    in_domain = config["in_domain"]
-    return [
-        {
-            "run": run,
-            "model_info": f"results/runs/{run}/model_info.json",
-            "metrics": [(c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS]
-            + [(in_domain, f"results/runs/{run}/metrics/{in_domain}.adv.json")],
-        }
-        for run in GRID.instance_patterns
-    ]
-
-
 rule aggregate:
     input:
         [r["model_info"] for r in run_records()],
@@ -34,11 +17,11 @@ rule aggregate:
         "logs/aggregate/aggregate.log",
     benchmark:
         "results/benchmarks/aggregate/aggregate.tsv"
+    conda:
+        "../../envs/drscale.yaml"
     params:
         runs=run_records(),
         in_domain=config["in_domain"],
         negatives=config["evaluation"]["negatives"],
-    conda:
-        "../../envs/drscale.yaml"
     script:
         "../scripts/aggregate.py"

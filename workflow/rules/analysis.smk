@@ -3,18 +3,16 @@ rule fit:
         "results/metrics.tsv",
     output:
         families="results/families.tsv",
-        fits=report(
-            "results/fits.tsv", caption="../report/fits.rst", category="Tables"
-        ),
+        fits=report("results/fits.tsv", caption="../report/fits.rst", category="Tables"),
         draws="results/fit_bootstrap.tsv",
     log:
         "logs/fit/fit.log",
     benchmark:
         "results/benchmarks/fit/fit.tsv"
-    params:
-        analysis=canonical(config["analysis"]),
     conda:
         "../../envs/drscale.yaml"
+    params:
+        analysis=canonical(config["analysis"]),
     script:
         "../scripts/fit.py"
 
@@ -100,10 +98,11 @@ rule report:
         "logs/report/report.log",
     benchmark:
         "results/benchmarks/report/report.tsv"
-    params:
-        configfiles=" ".join(f"'{path}'" for path in workflow.configfiles),
     conda:
         "../../envs/drscale.yaml"
+    params:
+        snakefile=workflow.main_snakefile,
+        configfiles=" ".join(f"'{path}'" for path in workflow.configfiles),
     shell:
-        "snakemake --snakefile '{workflow.main_snakefile}' --directory . --configfiles {params.configfiles} "
+        "snakemake --snakefile '{params.snakefile}' --directory . --configfiles {params.configfiles} "
         "--report {output} --nolock --workflow-profile none > {log} 2>&1"

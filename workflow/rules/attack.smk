@@ -9,15 +9,15 @@ rule attack:
         f"logs/attack/{RUN}/{{collection}}.log",
     benchmark:
         f"results/benchmarks/attack/{RUN}/{{collection}}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpu"],
     params:
         test_split=test_split,
         evaluation=canonical(config["evaluation"]),
         attack=canonical(config["attack"]),
-    threads: config["training"]["threads"]
-    resources:
-        gpu=config["training"]["gpu"],
-    conda:
-        "../../envs/drscale.yaml"
     script:
         "../scripts/attack.py"
 
@@ -33,11 +33,11 @@ rule evaluate_attack:
         f"logs/evaluate_attack/{RUN}/{{collection}}.log",
     benchmark:
         f"results/benchmarks/evaluate_attack/{RUN}/{{collection}}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
     params:
         test_split=test_split,
         evaluation=canonical(config["evaluation"]),
         attack=canonical(config["attack"]),
-    conda:
-        "../../envs/drscale.yaml"
     script:
         "../scripts/evaluate_attack.py"

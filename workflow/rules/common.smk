@@ -12,7 +12,6 @@ from drscale.grid import (
     grid_table,
 )
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
@@ -80,6 +79,25 @@ def analysis_outputs():
         "results/plots/exponents.png",
         "results/plots/frontier.png",
         *expand("results/plots/scaling_{family}.png", family=FAMILIES),
+    ]
+
+
+def run_records():
+    """Per run: its path id, model_info.json and its (collection, metrics JSON) pairs.
+
+    Every evaluated collection has clean metrics; the in-domain one also has the attack's.
+    """
+    in_domain = config["in_domain"]
+    return [
+        {
+            "run": run,
+            "model_info": f"results/runs/{run}/model_info.json",
+            "metrics": [
+                (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
+            ]
+            + [(in_domain, f"results/runs/{run}/metrics/{in_domain}.adv.json")],
+        }
+        for run in GRID.instance_patterns
     ]
 
 

@@ -20,10 +20,10 @@ rule prepare_collection:
         "logs/prepare_collection/{collection}.log",
     benchmark:
         "results/benchmarks/prepare_collection/{collection}.tsv"
-    params:
-        entry=collection_entry,
     conda:
         "../../envs/drscale.yaml"
+    params:
+        entry=collection_entry,
     script:
         "../scripts/prepare_collection.py"
 
@@ -37,9 +37,9 @@ rule training_pairs:
         "logs/training_pairs/data~{data}.log",
     benchmark:
         "results/benchmarks/training_pairs/data~{data}.tsv"
-    params:
-        seed=config["data_seed"],
     conda:
         "../../envs/drscale.yaml"
+    params:
+        seed=config["data_seed"],
     script:
         "../scripts/training_pairs.py"

@@ -3,18 +3,21 @@ rule encode:
         model=f"results/runs/{RUN}/model",
         collections=expand("resources/collections/{collection}", collection=COLLECTIONS),
     output:
-        [f"results/runs/{RUN}/embeddings/{collection}.npz" for collection in COLLECTIONS],
+        [
+            f"results/runs/{RUN}/embeddings/{collection}.npz"
+            for collection in COLLECTIONS
+        ],
     log:
         f"logs/encode/{RUN}.log",
     benchmark:
         f"results/benchmarks/encode/{RUN}.tsv"
-    params:
-        test_splits=[config["collections"][c]["test_split"] for c in COLLECTIONS],
-        batch_size=config["evaluation"]["batch_size"],
+    conda:
+        "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
         gpu=config["training"]["gpu"],
-    conda:
-        "../../envs/drscale.yaml"
+    params:
+        test_splits=[config["collections"][c]["test_split"] for c in COLLECTIONS],
+        batch_size=config["evaluation"]["batch_size"],
     script:
         "../scripts/encode.py"

@@ -8,10 +8,10 @@ rule evaluate:
         f"logs/evaluate/{RUN}/{{collection}}.log",
     benchmark:
         f"results/benchmarks/evaluate/{RUN}/{{collection}}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
     params:
         test_split=test_split,
         evaluation=canonical(config["evaluation"]),
-    conda:
-        "../../envs/drscale.yaml"
     script:
         "../scripts/evaluate.py"

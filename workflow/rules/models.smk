@@ -7,10 +7,10 @@ rule train_tokenizer:
         "logs/train_tokenizer/train_tokenizer.log",
     benchmark:
         "results/benchmarks/train_tokenizer/train_tokenizer.tsv"
-    params:
-        vocab_size=config["tokenizer"]["vocab_size"],
     conda:
         "../../envs/drscale.yaml"
+    params:
+        vocab_size=config["tokenizer"]["vocab_size"],
     script:
         "../scripts/train_tokenizer.py"
 
@@ -24,12 +24,13 @@ rule prepare_model:
         "logs/prepare_model/{model}.log",
     benchmark:
         "results/benchmarks/prepare_model/{model}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
     params:
         entry=model_entry,
         max_positions=max(
-            config["training"]["max_query_length"], config["training"]["max_passage_length"]
+            config["training"]["max_query_length"],
+            config["training"]["max_passage_length"],
         ),
-    conda:
-        "../../envs/drscale.yaml"
     script:
         "../scripts/prepare_model.py"

@@ -10,16 +10,16 @@ rule train:
         f"logs/train/{RUN}.log",
     benchmark:
         f"results/benchmarks/train/{RUN}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpu"],
     params:
         # Not an output: Snakemake must not delete it when a killed job is rerun.
         checkpoints=f"results/checkpoints/{RUN}",
         model=model_entry,
         training=canonical(config["training"]),
         score_scale=config["evaluation"]["score_scale"],
-    threads: config["training"]["threads"]
-    resources:
-        gpu=config["training"]["gpu"],
-    conda:
-        "../../envs/drscale.yaml"
     script:
         "../scripts/train.py"
