@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drscale.data import Collection, passage_text
+from drscale.tokens import CollectionTokens, TokenizedTexts
 
 if TYPE_CHECKING:  # importing sentence-transformers costs seconds; evaluate jobs never need it
     from sentence_transformers import SentenceTransformer
@@ -32,18 +32,36 @@ class Embeddings:
             return cls(f["query_ids"], f["query_emb"], f["doc_ids"], f["doc_emb"])
 
 
-def encode_collection(model: SentenceTransformer, collection: Collection, batch_size: int) -> Embeddings:
-    """Encode the split's queries and the whole corpus, L2-normalised, in float32.
+def encode_tokens(model: SentenceTransformer, tokens: TokenizedTexts, batch_size: int) -> np.ndarray:
+    """L2-normalised float32 embeddings of cached token ids, rows in ``tokens`` order.
 
-    Scores are ``scale * cosine``, the score function MultipleNegativesRankingLoss trains.
+    Length-sorted batches padded only to their longest row, inference mode, and on a GPU pinned
+    host memory with asynchronous copies and bf16 autocast. Gives the embeddings of
+    ``model.encode(...)`` on the same texts (to float tolerance) without tokenizing again.
     """
     import torch
 
-    doc_ids = sorted(collection.corpus)
-    query_ids = sorted(collection.queries)
-    with torch.inference_mode():
-        doc_emb = model.encode_document([passage_text(collection.corpus[d]) for d in doc_ids], batch_size=batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True)
-        query_emb = model.encode_query([collection.queries[q] for q in query_ids], batch_size=batch_size,
-                                       normalize_embeddings=True, convert_to_numpy=True)
-    return Embeddings(np.array(query_ids), query_emb.astype(np.float32), np.array(doc_ids), doc_emb.astype(np.float32))
+    device = model.device
+    on_gpu = device.type == "cuda"
+    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    out = None
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        for rows, input_ids, attention_mask in tokens.padded_batches(batch_size):
+            features = {}
+            for key, array in (("input_ids", input_ids), ("attention_mask", attention_mask)):
+                tensor = torch.from_numpy(array)
+                features[key] = tensor.pin_memory().to(device, non_blocking=True) if on_gpu else tensor
+            embedding = torch.nn.functional.normalize(model(features)["sentence_embedding"].float(), dim=-1)
+            if out is None:
+                out = np.empty((len(tokens), embedding.shape[1]), dtype=np.float32)
+            out[rows] = embedding.cpu().numpy()
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
+
+
+def encode_collection(model: SentenceTransformer, tokens: CollectionTokens, batch_size: int) -> Embeddings:
+    """Encode a collection's test queries and whole corpus from its token cache.
+
+    Scores are ``scale * cosine``, the score function MultipleNegativesRankingLoss trains.
+    """
+    return Embeddings(tokens.query_ids, encode_tokens(model, tokens.queries, batch_size),
+                      tokens.doc_ids, encode_tokens(model, tokens.docs, batch_size))

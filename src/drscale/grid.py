@@ -56,3 +56,16 @@ def fitted_families(config: dict) -> list[str]:
     """Metric families fitted and plotted (DESIGN.md section 6); OOD ones are named after their collection."""
     ood = [f"ce_ood_{c}" for c in config.get("ood", [])]
     return ["ce_eff", *ood, *(["ce_ood_mean"] if ood else []), "ce_adv", "ce_rob", "ce_joint"]
+
+
+def tokenizers(config: dict) -> dict[str, str | None]:
+    """Tokenizer name -> the model whose prepared folder provides it (None: the trained WordPiece)."""
+    sources: dict[str, str | None] = {}
+    for name, entry in config["models"].items():
+        spec = ModelSpec.from_config(name, entry)
+        sources.setdefault(spec.tokenizer, None if spec.init else name)
+    return sources
+
+
+def tokenizer_of(config: dict, model: str) -> str:
+    return ModelSpec.from_config(model, config["models"][model]).tokenizer

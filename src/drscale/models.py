@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # importing sentence-transformers costs seconds; prepare_mode
     from sentence_transformers import SentenceTransformer
 
 HF_HOST = "huggingface.co"
+WORDPIECE = "wordpiece"  # the tokenizer the workflow trains for 'init' models
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ModelSpec:
 
     Exactly one of ``init`` (a random ``BertConfig``: layers, hidden, heads, intermediate), ``hf``
     (a hub name) or ``local`` (a folder with a transformers or sentence-transformers model).
+    ``tokenizer`` names the token-id cache the model reads: models that declare the same name
+    must share a vocabulary (the BERT miniatures all use bert-base-uncased's).
     """
 
     name: str
@@ -33,14 +36,19 @@ class ModelSpec:
     hf: str | None = None
     local: str | None = None
     pooling: str = "mean"
+    tokenizer: str = "wordpiece"
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> ModelSpec:
         sources = [key for key in ("init", "hf", "local") if key in entry]
         if len(sources) != 1:
             raise ValueError(f"models.{name}: give exactly one of 'init', 'hf' or 'local' (got {sources or 'none'})")
+        if "init" in entry and entry.get("tokenizer", WORDPIECE) != WORDPIECE:
+            raise ValueError(f"models.{name}: an 'init' model uses the trained '{WORDPIECE}' tokenizer; "
+                             "remove its 'tokenizer' key")
         return cls(name=name, learning_rate=float(entry["learning_rate"]), init=entry.get("init"),
-                   hf=entry.get("hf"), local=entry.get("local"), pooling=entry.get("pooling", "mean"))
+                   hf=entry.get("hf"), local=entry.get("local"), pooling=entry.get("pooling", "mean"),
+                   tokenizer=entry.get("tokenizer", WORDPIECE if "init" in entry else name))
 
     @property
     def source(self) -> str:

@@ -10,6 +10,8 @@ from drscale.grid import (
     evaluated_collections,
     fitted_families,
     grid_table,
+    tokenizer_of,
+    tokenizers,
 )
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -24,6 +26,7 @@ RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/see
 COLLECTIONS = evaluated_collections(config)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
+TOKENIZERS = tokenizers(config)
 
 
 wildcard_constraints:
@@ -33,6 +36,7 @@ wildcard_constraints:
     seed=r"\d+",
     collection="|".join(map(re.escape, config["collections"])),
     family="|".join(map(re.escape, FAMILIES)),
+    tokenizer="|".join(map(re.escape, TOKENIZERS)),
     package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
 
 
@@ -62,6 +66,18 @@ def harvest_inputs(wildcards):
     if collection_source(wildcards) != "docstrings":
         return {}
     return {p: f"resources/docstrings/{p}.jsonl" for p in PACKAGES}
+
+
+def tokenizer_folder(wildcards):
+    """The trained WordPiece, or the prepared folder of the first model that names the tokenizer."""
+    model = TOKENIZERS[wildcards.tokenizer]
+    return "resources/tokenizer" if model is None else f"resources/models/{model}"
+
+
+def collection_tokens(wildcards):
+    """The token caches of every evaluated collection under the run's model's tokenizer."""
+    tokenizer = tokenizer_of(config, wildcards.model)
+    return [f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS]
 
 
 def start_model_inputs(wildcards):

@@ -1,7 +1,7 @@
 rule encode:
     input:
         model=f"results/runs/{RUN}/model",
-        collections=expand("resources/collections/{collection}", collection=COLLECTIONS),
+        tokens=collection_tokens,
     output:
         [
             f"results/runs/{RUN}/embeddings/{collection}.npz"
@@ -17,7 +17,6 @@ rule encode:
     resources:
         gpu=config["training"]["gpu"],
     params:
-        test_splits=[config["collections"][c]["test_split"] for c in COLLECTIONS],
         batch_size=config["evaluation"]["batch_size"],
     script:
         "../scripts/encode.py"
