@@ -46,3 +46,14 @@ def test_seed_draws_the_initial_weights(tiny_model_dir, tmp_path):
 
     assert torch.equal(first_weight(0, "a"), first_weight(0, "b"))
     assert not torch.equal(first_weight(0, "c"), first_weight(1, "d"))
+
+
+def test_a_grid_point_that_cannot_fit_fails_with_the_model_named(tiny_model_dir, tmp_path):
+    from drscale.models import check_fits_in_memory, training_memory_bytes
+
+    model = load_start_model(tiny_model_dir, 0, 16, 32, scratch=tmp_path / "init")
+    small = training_memory_bytes(model, batch_size=8, query_length=16, passage_length=32)
+    assert training_memory_bytes(model, batch_size=64, query_length=16, passage_length=32) > small
+    assert check_fits_in_memory(model, "L1-H16", 8, 16, 32, available_bytes=10 * small) == small
+    with pytest.raises(MemoryError, match="models.L1-H16: one training step needs .* lower training.batch_size"):
+        check_fits_in_memory(model, "L1-H16", 8, 16, 32, available_bytes=small // 2)

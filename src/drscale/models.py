@@ -8,7 +8,6 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import torch
@@ -147,3 +146,42 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     embedding = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters())
     return {"total_params": total, "non_embedding_params": total - embedding}
+
+
+def training_memory_bytes(model: torch.nn.Module, batch_size: int, query_length: int, passage_length: int,
+                          texts_per_pair: int = 2) -> int:
+    """A conservative estimate of the memory one training step needs, in bytes.
+
+    fp32 weights, gradients and two AdamW moments (16 bytes per parameter), plus activations kept
+    for the backward pass: per layer and token about 34 x hidden values (Korthikanti et al. 2022)
+    and the attention maps (2 x heads x length per token), all fp32.
+    """
+    config = getattr(getattr(model[0], "auto_model", None), "config", None)
+    params = sum(p.numel() for p in model.parameters())
+    if config is None:
+        return 16 * params
+    layers, hidden, heads = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+    extra = max(texts_per_pair - 1, 1)
+    tokens = batch_size * (query_length + extra * passage_length)
+    per_token = layers * (34 * hidden + 2 * heads * passage_length)
+    return 16 * params + 4 * tokens * per_token
+
+
+def check_fits_in_memory(model: torch.nn.Module, name: str, batch_size: int, query_length: int,
+                         passage_length: int, available_bytes: int | None = None) -> int:
+    """Fail before training when a grid point cannot fit: name the model, the estimate and the fix."""
+    needed = training_memory_bytes(model, batch_size, query_length, passage_length)
+    if available_bytes is None:
+        if torch.cuda.is_available():
+            available_bytes = torch.cuda.mem_get_info()[0]
+        else:
+            import psutil
+
+            available_bytes = psutil.virtual_memory().available
+    if needed > available_bytes:
+        raise MemoryError(
+            f"models.{name}: one training step needs about {needed / 2**30:.1f} GiB but {available_bytes / 2**30:.1f} "
+            f"GiB is available; lower training.batch_size or training.max_passage_length, or run this grid point "
+            "on a larger machine (profiles/slurm sets mem_mb per rule)"
+        )
+    return needed

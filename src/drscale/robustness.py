@@ -35,11 +35,11 @@ def strongest_negatives(emb: Embeddings, sample: NegativeSample, query_rows: np.
     return np.take_along_axis(negatives, best, axis=-1)
 
 
-def attack_targets(emb: Embeddings, sample: NegativeSample, query_rows: np.ndarray, top_m: int) -> list[tuple[int, int]]:
+def attack_targets(emb: Embeddings, sample: NegativeSample, query_rows: np.ndarray,
+                   top_m: int) -> list[tuple[int, int]]:
     """Distinct (query row, corpus row) pairs to attack, in a deterministic order."""
-    strongest = strongest_negatives(emb, sample, query_rows, top_m)
-    pairs = {(int(q), int(d)) for r in range(strongest.shape[0]) for q, row in zip(query_rows, strongest[r]) for d in row}
-    return sorted(pairs)
+    strongest = strongest_negatives(emb, sample, query_rows, top_m)  # [R, Q, M]
+    return sorted({(int(q), int(d)) for per_draw in strongest for q, row in zip(query_rows, per_draw) for d in row})
 
 
 def adversarial_metrics(emb: Embeddings, sample: NegativeSample, query_rows: np.ndarray, top_m: int,
