@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from drscale.grid import fitted_families, grid_table
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
 
@@ -54,9 +56,10 @@ def finished_run(tmp_path_factory) -> Path:
 def test_metrics_table_covers_every_run_collection_and_metric(finished_run):
     metrics = pd.read_csv(finished_run / "results" / "metrics.tsv", sep="\t")
     config = yaml.safe_load(TEST_CONFIG.read_text())
-    runs = len(config["models"]) * len(config["data_sizes"])
+    runs = len(grid_table(config))
     collections = 1 + len(config["ood"])
     assert metrics.run.nunique() == runs
+    assert set(metrics.strategy) == set(config["strategies"])
     attack_metrics = {"ce_adv", "ce_adv_clean", "attack_success_rate", "mean_rank_gain", "mean_words_substituted",
                       "attacked_pairs"}
     assert len(metrics) == runs * (collections * 4 + len(attack_metrics))
@@ -95,7 +98,7 @@ def test_benchmark_manifest_and_loss_curves(finished_run):
     assert manifest["files"]["corpus.jsonl"] == sha256(folder / "corpus.jsonl")
     assert set(manifest["packages"]) == {"stdlib", "numpy"}
     curves = list((finished_run / "results" / "runs").glob("*/*/*/*/loss_curve.tsv"))
-    assert len(curves) == 4
+    assert len(curves) == len(grid_table(yaml.safe_load(TEST_CONFIG.read_text())))
     assert all(pd.read_csv(c, sep="\t").loss.notna().all() for c in curves)
     assert not (finished_run / "results" / "checkpoints").exists() or not any(
         (finished_run / "results" / "checkpoints").rglob("checkpoint-*"))
@@ -110,7 +113,8 @@ def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
     models = len(config["models"])
     assert job_counts(result.stdout) == {
         "training_pairs": 1, "train": models, "encode": models, "evaluate": models * 2, "attack": models,
-        "evaluate_attack": models, "aggregate": 1, "all": 1,
+        "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1,
+        "plot_scaling": len(fitted_families(config)), "plot_summary": 1, "report": 1, "all": 1,
     }
     assert set(re.findall(r"data=(\d+)", result.stdout)) == {"1200"}
 
@@ -130,3 +134,19 @@ def test_a_bad_config_fails_before_any_job_with_a_named_key(tmp_path, changes, m
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.e2e
+def test_pareto_training_logs_its_weight_and_the_report_is_built(finished_run):
+    trajectories = pd.read_csv(finished_run / "results" / "pareto" / "trajectories.tsv", sep="\t")
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    assert len(trajectories) == config["training"]["steps"]  # one Pareto run, every step logged
+    assert trajectories.w.between(0.05, 0.95).all() and trajectories.w.nunique() > 1
+    target = json.loads((finished_run / "results" / "pareto" / "target.json").read_text())
+    assert target["target_ratio"] > 0
+    fits = pd.read_csv(finished_run / "results" / "fits.tsv", sep="\t")
+    assert set(fits.status.str.split(":").str[0]) <= {"ok", "skipped", "failed"}
+    frontier = pd.read_csv(finished_run / "results" / "frontier.tsv", sep="\t")
+    assert frontier.on_frontier.any()
+    report = (finished_run / "results" / "report.html").read_text(errors="ignore")
+    assert len(report) > 100_000 and "metrics.tsv" in report

@@ -13,9 +13,21 @@ GRID_COLUMNS = ["model", "data", "strategy", "seed"]
 
 
 def grid_table(config: dict) -> pd.DataFrame:
-    """One row per training run; column names are the path keys (``model~L1-H32/data~1200/...``)."""
-    rows = itertools.product(config["models"], sorted(config["data_sizes"]), config["strategies"], config["seeds"])
-    return pd.DataFrame(list(rows), columns=GRID_COLUMNS)
+    """One row per training run; column names are the path keys (``model~L1-H32/data~1200/...``).
+
+    ``standard`` runs on the full N x D grid; the other strategies on ``strategy_points`` (all
+    models / data sizes where a list is not given), enough to draw the frontier at a few (N, D).
+    """
+    points = config.get("strategy_points") or {}
+    rows = [
+        (model, data, strategy, seed)
+        for model, data, strategy, seed in itertools.product(
+            config["models"], sorted(config["data_sizes"]), config["strategies"], config["seeds"])
+        if strategy == "standard"
+        or ((points.get("models") is None or model in points["models"])
+            and (points.get("data_sizes") is None or data in points["data_sizes"]))
+    ]
+    return pd.DataFrame(rows, columns=GRID_COLUMNS)
 
 
 def check_config(config: dict) -> None:
@@ -37,6 +49,11 @@ def check_config(config: dict) -> None:
         if spec.init and spec.init["hidden"] % spec.init["heads"]:
             raise ValueError(f"models.{name}.init: hidden ({spec.init['hidden']}) must be a multiple of heads "
                              f"({spec.init['heads']})")
+    points = config.get("strategy_points") or {}
+    for key, axis in (("models", list(config["models"])), ("data_sizes", config["data_sizes"])):
+        off_grid = [v for v in points.get(key) or [] if v not in axis]
+        if off_grid:
+            raise ValueError(f"config key 'strategy_points.{key}' names {off_grid}, which are not in '{key}'")
     if len(set(config["data_sizes"])) != len(config["data_sizes"]):
         raise ValueError(f"config key 'data_sizes' has duplicates: {config['data_sizes']}")
 

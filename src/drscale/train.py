@@ -1,7 +1,14 @@
-"""Train one grid point with sentence-transformers' trainer: fixed steps, seeded, resumable."""
+"""Train one grid point with sentence-transformers' trainer: fixed steps, seeded, resumable.
+
+The strategy (:mod:`drscale.strategies`) supplies the dataset and the loss; this module only runs
+them. A resumed run also restores the strategy's state (its per-step log and, for Pareto training,
+the weight controller) from the checkpoint it resumes from.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import shutil
 from dataclasses import dataclass
@@ -13,8 +20,12 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-# Columns of every strategy's dataset: the first is encoded as a query, the others as documents.
-QUERY_COLUMN = "query"
+from drscale.strategies import QUERY_COLUMN, ROW_COLUMN, NonFiniteLossError
+
+__all__ = ["NonFiniteLossError", "StopOnNonFiniteLoss", "StrategyState", "TrainConfig", "train"]
+
+logger = logging.getLogger(__name__)
+STRATEGY_STATE = "strategy_state.json"
 
 
 @dataclass(frozen=True)
@@ -27,10 +38,6 @@ class TrainConfig:
     seed: int
     checkpoint_every: int
     logging_steps: int = 10
-
-
-class NonFiniteLossError(RuntimeError):
-    pass
 
 
 class StopOnNonFiniteLoss(TrainerCallback):
@@ -68,7 +75,10 @@ def training_arguments(
         # No duplicate texts in a batch: a duplicate would be a false in-batch negative.
         batch_sampler="no_duplicates",
         dataloader_drop_last=True,
-        router_mapping={column: "query" if column == QUERY_COLUMN else "document" for column in columns},
+        # Columns of every strategy's dataset: the first is encoded as a query, the others as
+        # documents; the row-index column is a label, never encoded.
+        router_mapping={column: "query" if column == QUERY_COLUMN else "document"
+                        for column in columns if column != ROW_COLUMN},
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
         use_cpu=not on_gpu,
         report_to="none",
@@ -76,22 +86,53 @@ def training_arguments(
     )
 
 
-def train(model: SentenceTransformer, strategy, pairs: list[tuple[str, str]], config: TrainConfig,
+class StrategyState(TrainerCallback):
+    """Tell the loss which step it is in, and save the strategy's state with every checkpoint."""
+
+    def __init__(self, strategy, loss):
+        self.strategy, self.loss = strategy, loss
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.loss.step = state.global_step + 1  # 1-based, as the trainer's own log
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        (folder / STRATEGY_STATE).write_text(json.dumps(self.strategy.state_dict()))
+
+
+def _resume_point(checkpoint_dir: Path) -> str | None:
+    """The last checkpoint with the strategy's state next to it (one saved by a run killed between
+    the trainer's and the strategy's write lacks it: start over rather than resume half-restored)."""
+    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.exists() else None
+    if last is not None and not (Path(last) / STRATEGY_STATE).exists():
+        logger.warning("checkpoint %s has no %s; training from the start", last, STRATEGY_STATE)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        return None
+    return last
+
+
+def train(model: SentenceTransformer, strategy, rows: list, config: TrainConfig,
           checkpoint_dir: Path, output: Path) -> pd.DataFrame:
     """Train ``model`` for exactly ``config.steps`` steps and save it to ``output``.
 
-    Checkpoints go to ``checkpoint_dir`` every ``checkpoint_every`` steps; a rerun after a kill
-    resumes from the last one. Returns the loss curve (step, loss, learning_rate, grad_norm).
+    ``rows`` are ``(query, positive)`` pairs or dicts with at least "query" and "positive" (plus
+    "negatives" and scores for the mined-negative strategies). Checkpoints go to ``checkpoint_dir``
+    every ``checkpoint_every`` steps; a rerun after a kill resumes from the last one. Returns the
+    loss curve (step, loss, learning_rate, grad_norm); ``strategy.trajectory()`` then has the
+    per-step log.
     """
-    dataset = strategy.dataset(pairs)
+    dataset = strategy.dataset(rows)
+    loss = strategy.loss(model)
     trainer = SentenceTransformerTrainer(
         model=model,
         args=training_arguments(config, checkpoint_dir, dataset.column_names),
         train_dataset=dataset,
-        loss=strategy.loss(model),
-        callbacks=[StopOnNonFiniteLoss(config.learning_rate)],
+        loss=loss,
+        callbacks=[StopOnNonFiniteLoss(config.learning_rate), StrategyState(strategy, loss)],
     )
-    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.exists() else None
+    last = _resume_point(checkpoint_dir)
+    if last is not None:
+        strategy.load_state_dict(json.loads((Path(last) / STRATEGY_STATE).read_text()))
     trainer.train(resume_from_checkpoint=last)
     model.save(str(output))
     curve = pd.DataFrame([row for row in trainer.state.log_history if "loss" in row])

@@ -89,6 +89,27 @@ rule plot_summary:
         "../scripts/plot_summary.py"
 
 
+rule plot_trajectories:
+    input:
+        pareto_trajectories(),
+    output:
+        plot=report(
+            "results/plots/pareto_trajectories.png",
+            caption="../report/trajectories.rst",
+            category="Pareto training",
+            labels={"figure": "w_t trajectories"},
+        ),
+        table="results/pareto/trajectories.tsv",
+    log:
+        "logs/plot_trajectories/plot_trajectories.log",
+    benchmark:
+        "results/benchmarks/plot_trajectories/plot_trajectories.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/plot_trajectories.py"
+
+
 rule report:
     input:
         analysis_outputs(),

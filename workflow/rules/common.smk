@@ -1,3 +1,4 @@
+import itertools
 import json
 import re
 
@@ -94,6 +95,7 @@ def analysis_outputs():
         "results/efficiency.tsv",
         "results/plots/exponents.png",
         "results/plots/frontier.png",
+        "results/plots/pareto_trajectories.png",
         *expand("results/plots/scaling_{family}.png", family=FAMILIES),
     ]
 
@@ -119,3 +121,113 @@ def run_records():
 
 def final_outputs():
     return ["results/report.html"]
+
+
+# Training strategies (DESIGN.md section 5; rules in strategies.smk).
+BASELINE_STRATEGIES = ["standard", "hard_negative", "denoising", "adversarial"]
+PARETO_STRATEGIES = ["pareto", "pareto_mgda"]
+# The config sections each strategy reads; only these reach a train job's params, so that
+# editing e.g. the pareto section never reruns a standard run.
+STRATEGY_SECTIONS = {
+    "standard": [],
+    "hard_negative": ["mining"],
+    "denoising": ["mining", "denoising"],
+    "adversarial": ["adversarial"],
+    "pareto": ["adversarial", "pareto"],
+    "pareto_mgda": ["adversarial", "pareto"],
+}
+# The denoising teacher: the standard run of the same (model, data, seed).
+TEACHER_RUN = "results/runs/model~{model}/data~{data}/strategy~standard/seed~{seed}"
+TEACHER_SCORES = f"{TEACHER_RUN}/teacher_scores.jsonl"
+
+
+def mined_negatives(wildcards):
+    return f"results/train_pairs/data~{wildcards.data}.negatives.jsonl"
+
+
+def strategy_inputs(wildcards):
+    """Extra inputs of a train job: mined negatives, the teacher's scores, the Pareto target."""
+    strategy = wildcards.strategy
+    inputs = {}
+    if strategy in ("hard_negative", "denoising"):
+        inputs["negatives"] = mined_negatives(wildcards)
+    if strategy == "denoising" and config["denoising"]["teacher"] == "standard":
+        if "standard" not in config["strategies"]:
+            raise WorkflowError(
+                "denoising.teacher 'standard' scores the negatives with the standard run of "
+                "the same (model, data, seed): add 'standard' to 'strategies' or set "
+                "denoising.teacher to 'bm25'"
+            )
+        inputs["teacher_scores"] = TEACHER_SCORES.format(**wildcards)
+    if strategy in PARETO_STRATEGIES:
+        inputs["pareto_target"] = "results/pareto/target.json"
+    return inputs
+
+
+def strategy_config(wildcards):
+    """The config sections the run's strategy reads, the score scale and, for the strategies
+    with a robustness loss, the evaluation attack's synonym source."""
+    sections = {s: config[s] for s in STRATEGY_SECTIONS[wildcards.strategy]}
+    sections["evaluation"] = {"score_scale": config["evaluation"]["score_scale"]}
+    if "adversarial" in sections:
+        sections["attack"] = {"synonyms": config["attack"]["synonyms"]}
+    return canonical(sections)
+
+
+def pareto_target_runs():
+    """The baseline runs r* is estimated from: every baseline strategy of the grid at the
+    pareto target models (default: the first listed, i.e. smallest) and data sizes (default:
+    the smallest), every seed. Empty when no Pareto strategy runs or r* and w_0 are both given.
+    """
+    pareto = config["pareto"]
+    if not set(PARETO_STRATEGIES) & set(config["strategies"]):
+        return []
+    if pareto["target_ratio"] is not None and pareto["w0"] is not None:
+        return []
+    baselines = [s for s in config["strategies"] if s in BASELINE_STRATEGIES]
+    if not baselines:
+        raise WorkflowError(
+            f"Pareto training estimates r* from the baseline strategies {BASELINE_STRATEGIES}, "
+            "none of which is in 'strategies': add one or set pareto.target_ratio"
+        )
+    models = pareto["target_models"] or list(config["models"])[:1]
+    data_sizes = pareto["target_data_sizes"] or [min(config["data_sizes"])]
+    off_grid = [m for m in models if m not in config["models"]]
+    off_grid += [d for d in data_sizes if d not in config["data_sizes"]]
+    if off_grid:
+        raise WorkflowError(
+            f"pareto.target_models / target_data_sizes name {off_grid}, which are not on the grid"
+        )
+    in_domain = config["in_domain"]
+    records = []
+    for model, data, strategy, seed in itertools.product(
+        models, data_sizes, baselines, config["seeds"]
+    ):
+        run = f"model~{model}/data~{data}/strategy~{strategy}/seed~{seed}"
+        records.append(
+            {
+                "run": run,
+                "model_info": f"results/runs/{run}/model_info.json",
+                "metrics": [
+                    (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
+                ]
+                + [(in_domain, f"results/runs/{run}/metrics/{in_domain}.adv.json")],
+            }
+        )
+    return records
+
+
+def pareto_target_inputs(wildcards):
+    records = pareto_target_runs()
+    return [r["model_info"] for r in records] + [
+        p for r in records for _, p in r["metrics"]
+    ]
+
+
+def pareto_trajectories():
+    """Per-step w_t, L_eff and L_rob tables of every Pareto-trained run (empty without one)."""
+    return [
+        f"results/runs/{run}/trajectory.tsv"
+        for run in GRID.instance_patterns
+        if any(f"strategy~{s}/" in run for s in PARETO_STRATEGIES)
+    ]

@@ -1,10 +1,12 @@
 rule train:
     input:
+        unpack(strategy_inputs),
         model="resources/models/{model}",
         pairs="results/train_pairs/data~{data}.jsonl",
     output:
         model=directory(f"results/runs/{RUN}/model"),
         loss_curve=f"results/runs/{RUN}/loss_curve.tsv",
+        trajectory=f"results/runs/{RUN}/trajectory.tsv",
         model_info=f"results/runs/{RUN}/model_info.json",
     log:
         f"logs/train/{RUN}.log",
@@ -20,6 +22,6 @@ rule train:
         checkpoints=f"results/checkpoints/{RUN}",
         model=model_entry,
         training=canonical(config["training"]),
-        score_scale=config["evaluation"]["score_scale"],
+        strategy_config=strategy_config,
     script:
         "../scripts/train.py"

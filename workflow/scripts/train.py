@@ -4,29 +4,39 @@ from pathlib import Path
 import torch
 
 from drscale.logs import log_to
-from drscale.models import load_start_model, parameter_counts
-from drscale.strategies import make_strategy
+from drscale.mining import read_jsonl, with_teacher_scores
+from drscale.models import check_fits_in_memory, load_start_model, parameter_counts
+from drscale.strategies import make_strategy, strategy_options
 from drscale.train import TrainConfig, train
 
 log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-params, wildcards = snakemake.params, snakemake.wildcards
+params, wildcards, inputs = snakemake.params, snakemake.wildcards, snakemake.input
 training, seed = params.training, int(wildcards.seed)
 checkpoints = Path(params.checkpoints)
 
-model = load_start_model(Path(snakemake.input.model), seed, training["max_query_length"],
+model = load_start_model(Path(inputs.model), seed, training["max_query_length"],
                          training["max_passage_length"], params.model["pooling"], scratch=checkpoints / "init")
-with open(snakemake.input.pairs, encoding="utf-8") as f:
-    pairs = [(row["query"], row["positive"]) for row in map(json.loads, f)]
+check_fits_in_memory(model, wildcards.model, training["batch_size"], training["max_query_length"],
+                     training["max_passage_length"])
+# Mined rows are aligned with the pairs file and carry BM25 scores (the 'bm25' denoising teacher).
+rows = read_jsonl(inputs.get("negatives") or inputs.pairs)
+if inputs.get("teacher_scores"):  # the 'standard' teacher: the standard run of this grid point
+    teacher = read_jsonl(inputs.teacher_scores)
+    rows = with_teacher_scores(rows, [t["positive_score"] for t in teacher], [t["negative_scores"] for t in teacher])
+target = json.loads(Path(inputs.pareto_target).read_text()) if inputs.get("pareto_target") else None
+options = strategy_options(wildcards.strategy, params.strategy_config, seed, target)
+strategy = make_strategy(wildcards.strategy, **options)
 config = TrainConfig(
     steps=training["steps"], batch_size=training["batch_size"], learning_rate=params.model["learning_rate"],
     warmup_ratio=training["warmup_ratio"], weight_decay=training["weight_decay"], seed=seed,
     checkpoint_every=training["checkpoint_every"],
 )
-curve = train(model, make_strategy(wildcards.strategy, scale=params.score_scale), pairs, config,
-              checkpoints, Path(snakemake.output.model))
+curve = train(model, strategy, rows, config, checkpoints, Path(snakemake.output.model))
 curve.to_csv(snakemake.output.loss_curve, sep="\t", index=False)
-info = {"model": wildcards.model, **parameter_counts(model), "data_size": len(pairs), "strategy": wildcards.strategy,
-        "seed": seed, "device": str(model.device), **config.__dict__}
+strategy.trajectory().to_csv(snakemake.output.trajectory, sep="\t", index=False)
+info = {"model": wildcards.model, **parameter_counts(model), "data_size": len(rows), "strategy": wildcards.strategy,
+        "seed": seed, "device": str(model.device), **config.__dict__, "strategy_options": options,
+        **({"denoising": strategy.denoising_stats} if hasattr(strategy, "denoising_stats") else {})}
 Path(snakemake.output.model_info).write_text(json.dumps(info, indent=2) + "\n")
 print(json.dumps(info, indent=2))
