@@ -45,3 +45,16 @@ def test_models_that_name_one_tokenizer_share_one_cache():
     }}
     assert tokenizers(config) == {"wordpiece": None, "bert-uncased": "mini", "other": "other"}
     assert tokenizer_of(config, "small") == "bert-uncased"
+
+
+def test_cutting_texts_before_tokenizing_keeps_the_truncated_ids(model, tiny_collection):
+    from drscale.tokens import cut_to_token_budget
+
+    long_texts = [passage_text(d) + " " + "extra words appended here " * 40 for d in
+                  load_collection(tiny_collection, "test").corpus.values()]
+    texts = [*long_texts, "a short passage", "x" * 500 + " y"]
+    for limit in (8, 16, 32):
+        kept = cut_to_token_budget(model.tokenizer, texts, limit)
+        assert sum(len(k) < len(t) for k, t in zip(kept, texts)) >= len(long_texts) - 1
+        full = model.tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
+        assert model.tokenizer(kept, truncation=True, max_length=limit)["input_ids"] == full

@@ -150,3 +150,9 @@ def test_pareto_training_logs_its_weight_and_the_report_is_built(finished_run):
     assert frontier.on_frontier.any()
     report = (finished_run / "results" / "report.html").read_text(errors="ignore")
     assert len(report) > 100_000 and "metrics.tsv" in report
+
+
+def test_planning_does_not_import_torch():
+    """The Snakefile imports drscale.grid at every parse (dry runs, the report, each cluster job)."""
+    code = "import sys, drscale.grid; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
-if TYPE_CHECKING:  # importing sentence-transformers costs seconds; prepare_model never needs it
+if TYPE_CHECKING:  # torch and sentence-transformers cost seconds to import: the Snakefile and
+    # prepare_model import this module, so they are imported where a model is actually used
+    import torch
     from sentence_transformers import SentenceTransformer
 
 HF_HOST = "huggingface.co"
@@ -143,6 +143,8 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     Non-embedding excludes every ``nn.Embedding`` (word, position, token-type) and keeps the rest,
     pooler and projections included.
     """
+    import torch
+
     total = sum(p.numel() for p in model.parameters())
     embedding = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters())
     return {"total_params": total, "non_embedding_params": total - embedding}
@@ -170,6 +172,8 @@ def training_memory_bytes(model: torch.nn.Module, batch_size: int, query_length:
 def check_fits_in_memory(model: torch.nn.Module, name: str, batch_size: int, query_length: int,
                          passage_length: int, available_bytes: int | None = None) -> int:
     """Fail before training when a grid point cannot fit: name the model, the estimate and the fix."""
+    import torch
+
     needed = training_memory_bytes(model, batch_size, query_length, passage_length)
     if available_bytes is None:
         if torch.cuda.is_available():

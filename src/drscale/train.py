@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from datasets import Dataset
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
@@ -111,6 +112,28 @@ def _resume_point(checkpoint_dir: Path) -> str | None:
     return last
 
 
+def cut_text_columns(dataset: Dataset, model: SentenceTransformer) -> Dataset:
+    """Cut every text column to the words the model can read, keeping its token ids unchanged.
+
+    The collator tokenizes each batch from text; a passage of 200 words truncated to 64 tokens
+    would be tokenized in full at every epoch (measured: about half of a tiny model's step).
+    """
+    from drscale.tokens import cut_to_token_budget
+
+    transformer = model[0]
+    columns = {}
+    for column in dataset.column_names:
+        texts = dataset[column]
+        limit = transformer.query_length if column == QUERY_COLUMN else transformer.document_length
+        if limit is None or not texts or not isinstance(texts[0], str):
+            columns[column] = texts
+            continue
+        distinct = sorted(set(texts))
+        kept = dict(zip(distinct, cut_to_token_budget(model.tokenizer, distinct, limit)))
+        columns[column] = [kept[text] for text in texts]
+    return Dataset.from_dict(columns, features=dataset.features)
+
+
 def train(model: SentenceTransformer, strategy, rows: list, config: TrainConfig,
           checkpoint_dir: Path, output: Path) -> pd.DataFrame:
     """Train ``model`` for exactly ``config.steps`` steps and save it to ``output``.
@@ -121,7 +144,7 @@ def train(model: SentenceTransformer, strategy, rows: list, config: TrainConfig,
     loss curve (step, loss, learning_rate, grad_norm); ``strategy.trajectory()`` then has the
     per-step log.
     """
-    dataset = strategy.dataset(rows)
+    dataset = cut_text_columns(strategy.dataset(rows), model)
     loss = strategy.loss(model)
     trainer = SentenceTransformerTrainer(
         model=model,
