@@ -30,6 +30,19 @@ FAMILIES = fitted_families(config)
 TOKENIZERS = tokenizers(config)
 
 
+# Cheap table and plot steps run on the submitting node, not as cluster jobs.
+localrules:
+    training_pairs,
+    pareto_target,
+    aggregate,
+    fit,
+    frontier,
+    plot_scaling,
+    plot_summary,
+    plot_trajectories,
+    report,
+
+
 wildcard_constraints:
     model="|".join(map(re.escape, config["models"])),
     data=r"\d+",
