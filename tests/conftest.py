@@ -64,3 +64,14 @@ def tiny_model_dir(tmp_path_factory, tiny_collection) -> Path:
                                             "learning_rate": 1e-2})
     prepare_model(spec, root / "prepared", root / "tokenizer", max_positions=64)
     return root / "prepared"
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """The real workflow run once, end to end, on the tiny .test config (a few minutes on 2 cores)."""
+    from tests.test_workflow import snakemake
+
+    workdir = tmp_path_factory.mktemp("workflow")
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir

@@ -44,14 +44,6 @@ def write_config(path: Path, **changes) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("workflow")
-    result = snakemake(workdir, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
-
-
 @pytest.mark.e2e
 def test_metrics_table_covers_every_run_collection_and_metric(finished_run):
     metrics = pd.read_csv(finished_run / "results" / "metrics.tsv", sep="\t")
