@@ -12,6 +12,7 @@ from drscale.evaluate import sample_negatives
 from drscale.logs import log_to
 from drscale.robustness import attack_targets, attacked_query_rows
 from drscale.synonyms import load_synonyms
+from drscale.tokens import cut_to_token_budget
 
 log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -21,12 +22,15 @@ emb = Embeddings.load(Path(snakemake.input.embeddings))
 sample = sample_negatives(emb, collection.qrels, evaluation["negatives"], evaluation["draws"], evaluation["seed"])
 query_rows = attacked_query_rows(len(emb.query_ids), settings["queries"], settings["seed"])
 targets = attack_targets(emb, sample, query_rows, settings["top_m"])
-pairs = [(emb.query_ids[q], collection.queries[emb.query_ids[q]], emb.doc_ids[d],
-          passage_text(collection.corpus[emb.doc_ids[d]])) for q, d in targets]
+model = SentenceTransformer(snakemake.input.model)
+# Attack the part of each passage the encoder reads: same scores, a fraction of the candidates.
+passages = cut_to_token_budget(model.tokenizer, [passage_text(collection.corpus[emb.doc_ids[d]]) for _, d in targets],
+                               model[0].document_length)
+pairs = [(emb.query_ids[q], collection.queries[emb.query_ids[q]], emb.doc_ids[d], passage)
+         for (q, d), passage in zip(targets, passages)]
 config = AttackConfig(max_words=settings["max_words"], max_fraction=settings["max_fraction"],
                       candidates_per_word=settings["candidates_per_word"], words_per_step=settings["words_per_step"],
                       scale=evaluation["score_scale"], batch_size=settings["batch_size"])
-model = SentenceTransformer(snakemake.input.model)
 results = attack_pairs(model, pairs, load_synonyms(settings["synonyms"]), config)
 with open(snakemake.output[0], "w", encoding="utf-8") as f:
     for (query_row, doc_row), result in zip(targets, results):
