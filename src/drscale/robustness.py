@@ -64,8 +64,11 @@ def adversarial_metrics(emb: Embeddings, sample: NegativeSample, query_rows: np.
             for d in strongest[r, column[int(q)]]:
                 adversarial[r, p, np.flatnonzero(rows == d)] = attacked_scores[(int(q), int(d))]
     ranks_before, ranks_after = [], []
+    clean_scores = {}  # one full-corpus score vector per attacked query, not per attacked pair
     for (q, d), score_after in sorted(attacked_scores.items()):
-        clean = scale * emb.doc_emb @ emb.query_emb[q]
+        if q not in clean_scores:
+            clean_scores[q] = scale * emb.doc_emb @ emb.query_emb[q]
+        clean = clean_scores[q]
         ranks_before.append(1 + int(np.sum(clean > clean[d])))
         others = np.delete(clean, d)
         ranks_after.append(1 + int(np.sum(others > score_after)))
