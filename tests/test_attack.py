@@ -4,7 +4,6 @@ import math
 import random
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,7 +12,6 @@ from drscale.attack import (
     AttackResult,
     attack_budget,
     attack_pairs,
-    select_attack_targets,
     split_words,
 )
 from drscale.synonyms import STOP_WORDS, load_synonyms
@@ -336,11 +334,3 @@ def test_split_words_round_trip():
     assert "".join(pieces) == text
     assert pieces[1::2] == ["Hello", "world", "it", "s", "3", "5", "km"]
 
-
-def test_select_attack_targets():
-    query_emb = np.array([[1.0, 0.0], [0.0, 1.0]])
-    doc_emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.5, 0.5], [0.2, 0.8]])
-    negatives = np.array([[3, 1, 2, 0], [0, 1, 3, 4]])
-    top = select_attack_targets(torch.as_tensor(query_emb), doc_emb, negatives, top_m=2)
-    assert top.tolist() == [[0, 1], [4, 3]]
-    assert select_attack_targets(query_emb, doc_emb, negatives, top_m=10).shape == (2, 4)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from drscale.evaluate import sample_negatives
+from drscale.evaluate import mean_contrastive_entropy, sample_negatives
 from drscale.robustness import adversarial_metrics, attack_targets, attacked_query_rows, strongest_negatives
 from tests.test_evaluate import make_embeddings
 
@@ -33,10 +33,15 @@ def test_no_gain_leaves_ce_unchanged_and_gains_raise_it():
     clean = {(q, d): float(20 * emb.doc_emb[d] @ emb.query_emb[q]) for q, d in targets}
     words = {t: 0 for t in targets}
     unchanged = adversarial_metrics(emb, sample, queries, 2, clean, words, scale=20.0)
-    assert unchanged["ce_adv"] == pytest.approx(unchanged["ce_adv_clean"], abs=1e-5)
+    ce = mean_contrastive_entropy(emb, sample, scale=20.0)
+    assert unchanged["ce_adv_attacked"] == pytest.approx(unchanged["ce_adv_clean"], abs=1e-5)
+    assert unchanged["ce_adv"] == pytest.approx(ce, abs=1e-5)
     assert unchanged["mean_rank_gain"] == 0
     boosted = {t: s + 30.0 for t, s in clean.items()}  # every attacked passage now beats the positive
     attacked = adversarial_metrics(emb, sample, queries, 2, boosted, {t: 3 for t in targets}, scale=20.0)
-    assert attacked["ce_adv"] > unchanged["ce_adv"] + 1
+    assert attacked["ce_adv_attacked"] > attacked["ce_adv_clean"] + 1
+    # The paired estimator: all queries' clean CE plus the attack's effect on the attacked ones.
+    increase = attacked["ce_adv_attacked"] - attacked["ce_adv_clean"]
+    assert attacked["ce_adv"] == pytest.approx(ce + increase)
     assert attacked["mean_words_substituted"] == 3 and attacked["mean_rank_gain"] > 0
     assert attacked["attack_success_rate"] == 1.0

@@ -52,7 +52,8 @@ def summary_markdown(metrics: pd.DataFrame, negatives: int) -> str:
         ("in_domain", "ce", "in-domain CE (effectiveness)"),
         ("ood", "ce", "mean OOD CE (out-of-distribution robustness)"),
         ("in_domain", "ce_adv", "in-domain CE with attacked negatives, ce_adv (adversarial robustness)"),
-        ("in_domain", "ce_adv_clean", "clean CE of the attacked queries (the baseline of ce_adv)"),
+        ("in_domain", "ce_adv_attacked", "CE of the attacked queries, attacked (ce_adv's sample)"),
+        ("in_domain", "ce_adv_clean", "clean CE of the attacked queries (ce_adv's paired baseline)"),
         ("in_domain", "attack_success_rate", "attack success rate (attacked passage enters the top 10)"),
         ("in_domain", "ndcg@10", "in-domain nDCG@10"),
     ]

@@ -22,7 +22,7 @@ text: it is the baseline of ``benchmarks/attack_batching.py`` and a check that b
 change results (up to float noise).
 
 Only pure computation lives here: the caller (the workflow's attack rule) chooses the pairs
-(:func:`select_attack_targets`) and caches the results.
+(:func:`drscale.robustness.attack_targets`) and caches the results.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from drscale.synonyms import STOP_WORDS
@@ -43,7 +42,6 @@ __all__ = [
     "Substitution",
     "attack_budget",
     "attack_pairs",
-    "select_attack_targets",
     "split_words",
 ]
 
@@ -305,29 +303,3 @@ def _run_greedy(scorer: _Scorer, states: list[_PairState], config: AttackConfig)
             state.substitutions.append(Substitution(position, original, word))
             state.score = score
 
-
-def select_attack_targets(
-    query_emb: np.ndarray | torch.Tensor,
-    doc_emb: np.ndarray | torch.Tensor,
-    negatives_idx: np.ndarray,
-    top_m: int,
-) -> np.ndarray:
-    """The ``top_m`` sampled negatives that score highest for each query (DESIGN.md section 2).
-
-    ``query_emb`` (n_queries x dim) and ``doc_emb`` (n_docs x dim) are embeddings under the
-    evaluated model (any positive scale of cosine or dot product ranks the same way);
-    ``negatives_idx`` (n_queries x K) indexes ``doc_emb``. Returns (n_queries x min(top_m, K))
-    document indices, best first; ties keep the sampling order.
-    """
-    query_emb = _as_numpy(query_emb)
-    doc_emb = _as_numpy(doc_emb)
-    negatives_idx = np.asarray(negatives_idx)
-    scores = np.einsum("qd,qkd->qk", query_emb, doc_emb[negatives_idx])
-    best = np.argsort(-scores, axis=1, kind="stable")[:, :top_m]
-    return np.take_along_axis(negatives_idx, best, axis=1)
-
-
-def _as_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().float().cpu().numpy()
-    return np.asarray(x, dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from drscale.encode import Embeddings
-from drscale.evaluate import NegativeSample, contrastive_entropy, sampled_scores
+from drscale.evaluate import NegativeSample, contrastive_entropy, mean_contrastive_entropy, sampled_scores
 
 
 def attacked_query_rows(n_queries: int, count: int, seed: int) -> np.ndarray:
@@ -45,13 +45,18 @@ def attack_targets(emb: Embeddings, sample: NegativeSample, query_rows: np.ndarr
 def adversarial_metrics(emb: Embeddings, sample: NegativeSample, query_rows: np.ndarray, top_m: int,
                         attacked_scores: dict[tuple[int, int], float], words_substituted: dict[tuple[int, int], int],
                         scale: float) -> dict[str, float]:
-    """ce_adv and attack statistics for the attacked queries.
+    """ce_adv and attack statistics of the attacked queries.
 
-    ``ce_adv``: contrastive entropy over the same negatives as ``ce``, where each draw's ``top_m``
-    strongest negatives are replaced by their attacked versions (scores ``attacked_scores``,
-    already scaled). ``ce_adv_clean`` is the clean CE of the same pairs, the like-for-like
-    baseline. Success: an attacked passage that started outside the top 10 of the full ranking
-    enters it.
+    Each draw's ``top_m`` strongest negatives of an attacked query are replaced by their attacked
+    versions (scores ``attacked_scores``, already scaled); the other negatives, K, R and the seeds
+    are those of the clean ``ce``. ``ce_adv_attacked`` is the CE of the attacked queries so
+    perturbed and ``ce_adv_clean`` their clean CE. Attacking every test query costs too much, and a
+    few queries' CE is dominated by how hard those queries happen to be, so ``ce_adv`` is the
+    paired difference estimator of the CE all test queries would have under attack:
+    ``ce`` (all queries) + (``ce_adv_attacked`` - ``ce_adv_clean``). It is unbiased for a uniformly
+    drawn query subset and its noise is that of the attack's effect alone. The attack never lowers
+    a score, so ``ce_adv >= ce``. Success: an attacked passage that started outside the top 10 of
+    the full ranking enters it.
     """
     subset = restrict(sample, query_rows)
     positive, negative = sampled_scores(emb, subset, scale)
@@ -74,9 +79,12 @@ def adversarial_metrics(emb: Embeddings, sample: NegativeSample, query_rows: np.
         ranks_after.append(1 + int(np.sum(others > score_after)))
     ranks_before, ranks_after = np.array(ranks_before), np.array(ranks_after)
     outside = ranks_before > 10
+    ce_attacked = float(contrastive_entropy(positive, adversarial).mean())
+    ce_attacked_clean = float(contrastive_entropy(positive, negative).mean())
     return {
-        "ce_adv": float(contrastive_entropy(positive, adversarial).mean()),
-        "ce_adv_clean": float(contrastive_entropy(positive, negative).mean()),
+        "ce_adv": mean_contrastive_entropy(emb, sample, scale) + ce_attacked - ce_attacked_clean,
+        "ce_adv_attacked": ce_attacked,
+        "ce_adv_clean": ce_attacked_clean,
         "attack_success_rate": float(np.mean(ranks_after[outside] <= 10)) if outside.any() else float("nan"),
         "mean_rank_gain": float(np.mean(ranks_before - ranks_after)),
         "mean_words_substituted": float(np.mean(list(words_substituted.values()))),
