@@ -1,17 +1,21 @@
 rule evaluate:
     input:
-        embeddings=f"results/runs/{RUN}/embeddings/{{collection}}.npz",
-        collection="resources/collections/{collection}",
+        embeddings=[
+            f"results/runs/{RUN}/embeddings/{collection}.npz"
+            for collection in COLLECTIONS
+        ],
+        collections=expand("resources/collections/{collection}", collection=COLLECTIONS),
     output:
-        f"results/runs/{RUN}/metrics/{{collection}}.json",
+        # One job per run for all its collections: each takes a second, less than starting a job.
+        [f"results/runs/{RUN}/metrics/{collection}.json" for collection in COLLECTIONS],
     log:
-        f"logs/evaluate/{RUN}/{{collection}}.log",
+        f"logs/evaluate/{RUN}.log",
     benchmark:
-        f"results/benchmarks/evaluate/{RUN}/{{collection}}.tsv"
+        f"results/benchmarks/evaluate/{RUN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     params:
-        test_split=test_split,
+        test_splits=[config["collections"][c]["test_split"] for c in COLLECTIONS],
         evaluation=canonical(config["evaluation"]),
     script:
         "../scripts/evaluate.py"
