@@ -189,8 +189,9 @@ def strategy_config(wildcards):
 
 def pareto_target_runs():
     """The baseline runs r* is estimated from: every baseline strategy of the grid at the
-    pareto target models (default: the first listed, i.e. smallest) and data sizes (default:
-    the smallest), every seed. Empty when no Pareto strategy runs or r* and w_0 are both given.
+    pareto target models and data sizes (default: the smallest point where the strategies run,
+    i.e. the first of ``strategy_points.models`` and the smallest of its ``data_sizes``), every
+    seed. Empty when no Pareto strategy runs or r* and w_0 are both given.
     """
     pareto = config["pareto"]
     if not set(PARETO_STRATEGIES) & set(config["strategies"]):
@@ -203,8 +204,13 @@ def pareto_target_runs():
             f"Pareto training estimates r* from the baseline strategies {BASELINE_STRATEGIES}, "
             "none of which is in 'strategies': add one or set pareto.target_ratio"
         )
-    models = pareto["target_models"] or list(config["models"])[:1]
-    data_sizes = pareto["target_data_sizes"] or [min(config["data_sizes"])]
+    points = config.get("strategy_points") or {}
+    models = (
+        pareto["target_models"] or (points.get("models") or list(config["models"]))[:1]
+    )
+    data_sizes = pareto["target_data_sizes"] or [
+        min(points.get("data_sizes") or config["data_sizes"])
+    ]
     off_grid = [m for m in models if m not in config["models"]]
     off_grid += [d for d in data_sizes if d not in config["data_sizes"]]
     if off_grid:
