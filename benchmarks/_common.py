@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-MODEL_SIZES = {  # the default grid's init: models (config/config.yaml)
+MODEL_SIZES = {  # init: models: the default grid's (config/config.yaml), a larger one and BERT-base's shape
+    "L1-H16": {"layers": 1, "hidden": 16, "heads": 2, "intermediate": 64},
     "L1-H32": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 128},
     "L1-H64": {"layers": 1, "hidden": 64, "heads": 2, "intermediate": 256},
     "L2-H128": {"layers": 2, "hidden": 128, "heads": 2, "intermediate": 512},
     "L3-H192": {"layers": 3, "hidden": 192, "heads": 3, "intermediate": 768},
+    "L12-H768": {"layers": 12, "hidden": 768, "heads": 12, "intermediate": 3072},
 }
 
 

@@ -126,11 +126,7 @@ def main() -> None:
     from drscale.data import load_collection
     from drscale.encode import encode_collection
     from drscale.evaluate import exact_search
-
-    try:
-        from drscale.tokens import tokenize_collection
-    except ImportError:  # before the token cache: encode_collection(model, collection, batch_size)
-        tokenize_collection = None
+    from drscale.tokens import tokenize_collection
 
     print(environment(args.device, args.threads))
     with tempfile.TemporaryDirectory(prefix="drscale-bench-encode-") as tmp:
@@ -151,10 +147,10 @@ def main() -> None:
         return tokenize_collection(model.tokenizer, collection, transformer.query_length or model.max_seq_length,
                                    transformer.document_length or model.max_seq_length)
 
-    cache = tokenize() if tokenize_collection else None
+    cache = tokenize()
 
     def project():
-        emb = encode_collection(model, tokenize() if tokenize_collection else collection, args.batch_size)
+        emb = encode_collection(model, tokenize(), args.batch_size)
         return exact_search(emb, top_k=args.top_k)
 
     def cached():
@@ -165,13 +161,12 @@ def main() -> None:
         with torch.inference_mode():
             return searcher.search(collection.corpus, collection.queries, args.top_k, "cos_sim")
 
-    runs = {"project": project, "beir": beir, **({"cached": cached} if tokenize_collection else {})}
+    runs = {"project": project, "beir": beir, "cached": cached}
     for run in runs.values():  # warm-up (lazy imports, allocator)
         run()
     cpu: dict[str, list[float]] = {}
     times, results = interleaved(runs, args.repeats, args.device, cpu_times=cpu)
-    if "cached" in results:
-        compare_rankings(results["cached"], results["project"], 10, 0.0)
+    compare_rankings(results["cached"], results["project"], 10, 0.0)
     identical, tied, max_diff = compare_rankings(results["project"], results["beir"], 10, args.tolerance)
     ndcg = {name: EvaluateRetrieval.evaluate(collection.qrels, res, k_values=[10])[0]["NDCG@10"]
             for name, res in results.items()}
@@ -184,11 +179,9 @@ def main() -> None:
         print(f"{labels[name]:<42} wall {median(times[name]):6.2f} s (median of "
               f"{', '.join(f'{t:.2f}' for t in times[name])}), cpu {median(cpu[name]):6.2f} s")
     for clock, runs_of in (("wall", times), ("cpu", cpu)):
-        line = (f"ratio {clock} (beir / project, both tokenizing): "
-                f"{median(runs_of['beir']) / median(runs_of['project']):.2f}x (target >= 1.0x)")
-        if "cached" in runs_of:
-            line += f" | beir / project from cached tokens: {median(runs_of['beir']) / median(runs_of['cached']):.2f}x"
-        print(line)
+        print(f"ratio {clock} (beir / project, both tokenizing): "
+              f"{median(runs_of['beir']) / median(runs_of['project']):.2f}x (target >= 1.0x) | beir / project "
+              f"from cached tokens: {median(runs_of['beir']) / median(runs_of['cached']):.2f}x")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Project path: ``drscale.train.train`` with ``make_strategy("standard")`` and a model from
 ``drscale.models.load_start_model`` (SentenceTransformerTrainer, MultipleNegativesRankingLoss,
-no-duplicates batch sampler, router mapping for per-task query/passage lengths, checkpoints every
+no-duplicates batch sampler, router mapping for per-task query/passage lengths, texts cut to the
+words the model reads and tokenized once per run (``TokenizedOnce``), checkpoints every
 ``--checkpoint-every`` steps, the final ``model.save``).
 
 Baseline: a plain loop over the same transformers encoder (same architecture, same initial
@@ -17,10 +18,10 @@ prints pairs/s for each (end to end, and steady state: the median step time afte
 steps) and the ratio project / baseline (>= 1.0x means the project is at least as fast).
 
     python benchmarks/train_throughput.py                       # L2-H128, batch 32, 32/64 tokens
-    python benchmarks/train_throughput.py --model L3-H192 --steps 30
+    python benchmarks/train_throughput.py --model L1-H32 --steps 100 --lr 1e-2
     python benchmarks/train_throughput.py --model hf:/path/to/bert --device cuda --steps 200
 
-``--model`` is a size of the default grid (``L1-H32`` ... ``L3-H192``: random init with a WordPiece
+``--model`` is an ``init:`` size (``L1-H16`` ... ``L12-H768``, see ``_common.MODEL_SIZES``: random init with a WordPiece
 tokenizer trained on the pairs, as the ``prepare_model`` rule makes it) or ``hf:<folder>`` /
 ``local:<folder>``: a saved transformers model (loaded by ``load_start_model`` with its weights).
 Texts are real: the docstrings of ``--packages`` (default numpy), harvested in this process.
@@ -126,17 +127,7 @@ class StepClock:
         return _Clock()
 
 
-def cut_for_tokenizer(tokenizer, texts: list[str], max_length: int) -> list[str]:
-    """PROTOTYPE of a proposed fix: each text cut after its first ``max_length`` space-separated words
-    where that provably keeps the truncated token ids, else the full text. A cut at a space keeps the
-    tokens of the kept words (pre-tokenizers split at spaces), so if the cut text still fills
-    ``max_length`` tokens the dropped words could not have reached them."""
-    cut = [" ".join(t.split(" ", max_length)[:max_length]) for t in texts]
-    lengths = tokenizer(cut, truncation=True, max_length=max_length, return_length=True)["length"]
-    return [c if c == t or n >= max_length else t for t, c, n in zip(texts, cut, lengths)]
-
-
-def project_train(prepared: Path, rows: list[tuple[str, str]], args, out: Path, precut: bool = False) -> dict:
+def project_train(prepared: Path, rows: list[tuple[str, str]], args, out: Path) -> dict:
     """The train rule's code path (workflow/scripts/train.py), timed from model load to saved model."""
     import drscale.train as dtrain
     from drscale.models import load_start_model
@@ -154,10 +145,6 @@ def project_train(prepared: Path, rows: list[tuple[str, str]], args, out: Path, 
     try:
         model = load_start_model(prepared, args.seed, args.query_length, args.passage_length, "mean",
                                  scratch=out / "checkpoints" / "init", device=args.device)
-        if precut:  # the proposed fix, timed with the rest
-            passages = sorted({p for _, p in rows})
-            kept = dict(zip(passages, cut_for_tokenizer(model.tokenizer, passages, args.passage_length)))
-            rows = [(q, kept[p]) for q, p in rows]
         config = TrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
                              warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                              checkpoint_every=args.checkpoint_every)
@@ -194,10 +181,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--packages", default="numpy", help="comma-separated packages whose docstrings are the pairs")
     parser.add_argument("--vocab-size", type=int, default=8192)
-    parser.add_argument("--prototype-precut", action="store_true",
-                        help="PROTOTYPE of a proposed fix, not the project's code: the project side cuts each "
-                             "passage after --passage-length words where that keeps its truncated token ids "
-                             "(cut_for_tokenizer, timed with the project); the baseline keeps the full texts")
     parser.add_argument("--project-steps", type=int, default=300,
                         help="steps of the projection (default config: 300 steps, checkpoints every 100)")
     args = parser.parse_args()
@@ -230,7 +213,7 @@ def main() -> None:
                 raise SystemExit(f"--model {args.model!r}: give a size {sorted(MODEL_SIZES)} or hf:/local:<folder>")
             prepared = init_dir = Path(folder).expanduser()
 
-        sides = ["project", "baseline", *(["precut"] if args.prototype_precut else [])]
+        sides = ["project", "baseline"]
         runs_done = {name: 0 for name in sides}
         steps_of = {name: [] for name in sides}  # step durations of every timed run
 
@@ -243,7 +226,7 @@ def main() -> None:
                     if name == "baseline":
                         result = baseline_train(init_dir, rows, args, out)
                     else:
-                        result = project_train(prepared, rows, args, out, precut=name == "precut")
+                        result = project_train(prepared, rows, args, out)
                     steps_of[name].extend(step_times(result["stamps"]))
                     return result
                 finally:
@@ -258,19 +241,6 @@ def main() -> None:
             fn(prepared if name == "project" else init_dir, rows, warm, out)
             shutil.rmtree(out, ignore_errors=True)
 
-        if args.prototype_precut:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(init_dir)
-            passages = [p for _, p in rows]
-            cut = cut_for_tokenizer(tokenizer, passages, args.passage_length)
-            same = (tokenizer(passages, truncation=True, max_length=args.passage_length)["input_ids"]
-                    == tokenizer(cut, truncation=True, max_length=args.passage_length)["input_ids"])
-            print(f"# PROTOTYPE precut: {sum(c != p for c, p in zip(cut, passages))}/{len(passages)} passages cut, "
-                  f"mean words {statistics.fmean(len(p.split()) for p in passages):.0f} -> "
-                  f"{statistics.fmean(len(c.split()) for c in cut):.0f}; truncated token ids identical: {same}")
-            if not same:
-                raise SystemExit("the cut changed token ids")
         print(f"# {len(rows)} pairs ({args.packages} docstrings), model {args.model}, batch {args.batch_size}, "
               f"query/passage tokens {args.query_length}/{args.passage_length}, {args.steps} steps, "
               f"checkpoint every {args.checkpoint_every}, {args.repeats} runs each, alternating")
@@ -307,11 +277,6 @@ def main() -> None:
               + ", ".join(f"{name} {fixed[name]:.2f} s" for name in sides))
         ratios[clock] = (steady["project"] / steady["baseline"], e2e["project"] / e2e["baseline"],
                          projected["project"] / projected["baseline"])
-        if "precut" in sides:
-            print(f"PROTOTYPE precut ({clock}): steady state vs project {steady['precut'] / steady['project']:.2f}x, "
-                  f"vs baseline {steady['precut'] / steady['baseline']:.2f}x; end-to-end vs project "
-                  f"{e2e['precut'] / e2e['project']:.2f}x, vs baseline {e2e['precut'] / e2e['baseline']:.2f}x; "
-                  f"projected to {n} steps vs baseline {projected['precut'] / projected['baseline']:.2f}x")
     print("--- ratios project / baseline (pairs/s; >= 1.0x: the project is at least as fast)")
     for clock, (steady_ratio, e2e_ratio, projected_ratio) in ratios.items():
         print(f"ratio {clock}: steady state {steady_ratio:.2f}x | end-to-end at {args.steps} steps {e2e_ratio:.2f}x "

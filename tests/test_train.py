@@ -1,11 +1,11 @@
-
 import pytest
+import torch
 
 from drscale import train as train_module
 from drscale.data import load_collection, training_pairs
 from drscale.models import load_start_model
 from drscale.strategies import make_strategy
-from drscale.train import NonFiniteLossError, TrainConfig, train
+from drscale.train import NonFiniteLossError, TokenizedOnce, TrainConfig, train
 
 
 def config(**overrides):
@@ -61,3 +61,23 @@ def test_a_nan_loss_stops_training_with_a_clear_message(tiny_model_dir, pairs, t
     state = type("State", (), {"global_step": 3})()
     with pytest.raises(NonFiniteLossError, match="lower the model's 'learning_rate'"):
         callback.on_log(None, state, None, logs={"loss": float("nan")})
+
+
+def test_tokenized_once_pads_exactly_like_the_model_and_falls_back_for_new_texts(tiny_model_dir, pairs, tmp_path):
+    model = load_start_model(tiny_model_dir, 0, 16, 32, scratch=tmp_path / "init")
+    queries, passages = [q for q, _ in pairs], [p for _, p in pairs]
+    preprocess = TokenizedOnce(model, {"query": queries, "document": passages})
+    calls = []
+    preprocess.preprocess = lambda inputs, **kwargs: calls.append(inputs) or model.preprocess(inputs, **kwargs)
+    for task, texts in (("query", queries), ("document", passages)):
+        for start in range(0, 24, 8):
+            batch = texts[start : start + 8][::-1]
+            expected, cached = model.preprocess(batch, task=task), preprocess(batch, task=task)
+            assert cached.keys() == expected.keys()
+            for key, value in expected.items():
+                assert torch.equal(cached[key], value) if isinstance(value, torch.Tensor) else cached[key] == value
+    assert calls == []  # every batch above came from the cache
+    unseen = [*queries[:2], "a text the run never saw"]
+    expected = model.preprocess(unseen, task="query")["input_ids"]
+    assert torch.equal(preprocess(unseen, task="query")["input_ids"], expected)
+    assert calls == [unseen]
