@@ -158,9 +158,9 @@ rule encode:
 
 rule evaluate:
     input:
-        "results/runs/{run}/embeddings/{collection}.txt",
+        expand("results/runs/{{run}}/embeddings/{collection}.txt", collection=COLLECTIONS),
     output:
-        "results/runs/{run}/metrics/{collection}.json",
+        expand("results/runs/{{run}}/metrics/{collection}.json", collection=COLLECTIONS),
     shell:
         "touch {output}"
 
@@ -203,8 +203,8 @@ def bare_config(config: dict, target_total: int) -> dict:
             "strategies": config.get("strategies", ["standard"])[:1], "seeds": config["seeds"],
             "collections": collections, "extra": 0}
     runs = len(bare["models"]) * len(bare["data"]) * len(bare["strategies"]) * len(bare["seeds"])
-    # all + upstream + aggregate + models + data sizes + per run: train, encode, attack, evaluate_attack, evaluate x C
-    planned = 3 + len(bare["models"]) + len(bare["data"]) + runs * (4 + len(collections))
+    # all + upstream + aggregate + models + data sizes + per run: train, encode, evaluate, attack, evaluate_attack
+    planned = 3 + len(bare["models"]) + len(bare["data"]) + runs * 5
     if planned > target_total:
         raise SystemExit(f"bare workflow already has {planned} jobs > {target_total}")
     bare["extra"] = target_total - planned
@@ -245,7 +245,7 @@ def main() -> None:
     print(f"# nproc {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, "
           f"snakemake {snakemake.__version__}; flags: {' '.join(FLAGS)}")
     base = yaml.safe_load(Path(args.base_config).read_text())
-    per_run = 4 + 1 + len(base.get("ood", []))  # train, encode, attack, evaluate_attack + evaluate per collection
+    per_run = 5  # train, encode, evaluate, attack, evaluate_attack
     ratios = []
     with tempfile.TemporaryDirectory(prefix="drscale-bench-plan-") as tmp:
         tmp = Path(tmp)
