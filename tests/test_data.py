@@ -22,6 +22,16 @@ def test_split_docstring_drops_signature_and_rules():
     assert "---" not in rest
 
 
+def test_split_docstring_removes_memory_addresses():
+    doc = """Allreduce the tensors of every process.
+
+    allreduce(self, opts: Options = <Options object at 0x7f8ab6dcc8b0>) -> Work: reduce the tensors in place
+    and return a handle that completes when every process has contributed its share.
+    """
+    _, rest = split_docstring(doc)
+    assert "0x" not in rest and "<Options object>" in rest
+
+
 @pytest.mark.parametrize("doc", ["Only a summary line.", "Too short.\n\nTiny rest."])
 def test_split_docstring_rejects_unusable(doc):
     assert split_docstring(doc) is None

@@ -30,6 +30,9 @@ STDLIB_SKIP = {
 SUBMODULE_SKIP = re.compile(r"(^|\.)(_[^.]*|tests?|testing|conftest|benchmarks?|setup)(\.|$)")
 RULE_TOKEN = re.compile(r"^[-=~^*]{3,}$")
 SIGNATURE_LINE = re.compile(r"^[\w.]+\(.*\)\s*(->.*)?$")
+# pybind11 signatures print default objects with their address ("<Options object at 0x7f8a...>"),
+# which changes with every process: removed, so a harvest is byte-identical from run to run.
+MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 MIN_QUERY_WORDS, MAX_QUERY_WORDS = 3, 40
 MIN_PASSAGE_WORDS, MAX_PASSAGE_WORDS = 12, 200
 
@@ -38,10 +41,11 @@ def split_docstring(doc: str) -> tuple[str, str] | None:
     """Split a docstring into (summary, rest), or None when it makes no usable pair.
 
     Leading signature lines (``add(x1, x2, /, out=None)`` in C-implemented functions) are
-    dropped; whitespace is collapsed; the passage keeps its first ``MAX_PASSAGE_WORDS`` words
-    (the encoders see 64-256 tokens, and it keeps the benchmark files small).
+    dropped; memory addresses are removed; whitespace is collapsed; the passage keeps its first
+    ``MAX_PASSAGE_WORDS`` words (the encoders see 64-256 tokens, and it keeps the files small).
     """
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", inspect.cleandoc(doc)) if p.strip()]
+    doc = MEMORY_ADDRESS.sub("", inspect.cleandoc(doc))
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", doc) if p.strip()]
     while paragraphs and all(SIGNATURE_LINE.match(line.strip()) for line in paragraphs[0].splitlines()):
         paragraphs.pop(0)
     if len(paragraphs) < 2:
