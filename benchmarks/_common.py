@@ -27,6 +27,15 @@ MODEL_SIZES = {  # init: models: the default grid's (config/config.yaml), a larg
 }
 
 
+def add_run_arguments(parser, repeats: int = 2) -> None:
+    """The options every benchmark takes: where it runs and how often each side is timed."""
+    import torch
+
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--repeats", type=int, default=repeats, help="runs of each side (alternating)")
+
+
 def environment(device: str, threads: int) -> str:
     import torch
 

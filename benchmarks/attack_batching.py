@@ -23,7 +23,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MODEL_SIZES, docstring_pairs, environment, interleaved, median, prepare_init_model  # noqa: E402
+from _common import (  # noqa: E402
+    MODEL_SIZES,
+    add_run_arguments,
+    docstring_pairs,
+    environment,
+    interleaved,
+    median,
+    prepare_init_model,
+)
 
 
 def trained_model(root: Path, rows: list[tuple[str, str]], size: str, steps: int, device: str):
@@ -49,9 +57,7 @@ def main() -> None:
     parser.add_argument("--max-words", type=int, default=5)
     parser.add_argument("--candidates-per-word", type=int, default=5)
     parser.add_argument("--words-per-step", type=int, default=3)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--repeats", type=int, default=2)
+    add_run_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -33,7 +33,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MODEL_SIZES, docstring_pairs, environment, interleaved, median, prepare_init_model  # noqa: E402
+from _common import (  # noqa: E402
+    MODEL_SIZES,
+    add_run_arguments,
+    docstring_pairs,
+    environment,
+    interleaved,
+    median,
+    prepare_init_model,
+)
 
 
 def plain_loop(encoder, batches, device: str, tokenizer=None, max_length: int = 0) -> np.ndarray:
@@ -59,9 +67,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128, help="passage token limit")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--packages", default="numpy,scipy,pandas,sklearn,networkx")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--repeats", type=int, default=2)
+    add_run_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

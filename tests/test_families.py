@@ -4,6 +4,9 @@ import pytest
 
 from drscale.families import GRID_KEYS, family_columns, metric_families
 
+# The families of _tidy(): in-domain, two OOD collections and their mean, attacked, and the mixes.
+FAMILIES = ["ce_eff", "ce_ood_pandas", "ce_ood_scipy", "ce_ood_mean", "ce_adv", "ce_rob", "ce_joint"]
+
 
 def _tidy(with_adv: bool = True) -> pd.DataFrame:
     """Two grid points; the first has two seeds. ce values are chosen so the means are easy."""
@@ -38,17 +41,7 @@ def _tidy(with_adv: bool = True) -> pd.DataFrame:
 
 def test_families_average_seeds_and_combine_robustness():
     fam = metric_families(_tidy())
-    assert list(fam.columns) == [
-        *GRID_KEYS,
-        "n_seeds",
-        "ce_eff",
-        "ce_ood_pandas",
-        "ce_ood_scipy",
-        "ce_ood_mean",
-        "ce_adv",
-        "ce_rob",
-        "ce_joint",
-    ]
+    assert list(fam.columns) == [*GRID_KEYS, "n_seeds", *FAMILIES]
     small = fam[fam["model"] == "L1-H32"].iloc[0]
     assert small["n_seeds"] == 2
     assert small["ce_eff"] == pytest.approx(1.5)
@@ -72,14 +65,6 @@ def test_robustness_weight_and_missing_attack():
 
 def test_family_columns_order():
     fam = metric_families(_tidy())
-    assert family_columns(fam) == [
-        "ce_eff",
-        "ce_ood_pandas",
-        "ce_ood_scipy",
-        "ce_ood_mean",
-        "ce_adv",
-        "ce_rob",
-        "ce_joint",
-    ]
+    assert family_columns(fam) == FAMILIES
     assert family_columns(fam[["model", "ce_rob", "ce_eff"]]) == ["ce_eff", "ce_rob"]
     assert np.isfinite(fam["ce_joint"]).all()
