@@ -85,6 +85,22 @@ def prepare_init_model(root: Path, texts: list[str], size: str, vocab_size: int 
     return root / "prepared"
 
 
+def train_init_model(root: Path, rows: list[tuple[str, str]], size: str, steps: int, device: str,
+                     learning_rate: float) -> Path:
+    """An ``init:`` model of ``size`` trained for ``steps`` on ``rows`` with the project's ``train``
+    (standard strategy, query/passage limits 32/64), saved as the train rule saves it; its folder."""
+    from drscale.models import load_start_model
+    from drscale.strategies import make_strategy
+    from drscale.train import TrainConfig, train
+
+    prepared = prepare_init_model(root / "model", [t for row in rows for t in row], size)
+    model = load_start_model(prepared, 0, 32, 64, "mean", scratch=root / "ckpt" / "init", device=device)
+    config = TrainConfig(steps=steps, batch_size=32, learning_rate=learning_rate, warmup_ratio=0.1,
+                         weight_decay=0.01, seed=0, checkpoint_every=10 ** 6)
+    train(model, make_strategy("standard"), rows, config, root / "ckpt", root / "trained")
+    return root / "trained"
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         import torch

@@ -30,21 +30,8 @@ from _common import (  # noqa: E402
     environment,
     interleaved,
     median,
-    prepare_init_model,
+    train_init_model,
 )
-
-
-def trained_model(root: Path, rows: list[tuple[str, str]], size: str, steps: int, device: str):
-    from drscale.models import load_start_model
-    from drscale.strategies import make_strategy
-    from drscale.train import TrainConfig, train
-
-    prepared = prepare_init_model(root, [t for row in rows for t in row], size)
-    model = load_start_model(prepared, 0, 32, 64, "mean", scratch=root / "init", device=device)
-    config = TrainConfig(steps=steps, batch_size=32, learning_rate=6e-3, warmup_ratio=0.1, weight_decay=0.01,
-                         seed=0, checkpoint_every=10 ** 6)
-    train(model, make_strategy("standard"), rows, config, root / "ckpt", root / "trained")
-    return model.eval()
 
 
 def main() -> None:
@@ -70,8 +57,8 @@ def main() -> None:
     print(environment(args.device, args.threads))
     rows = [(p["query"], p["passage"]) for p in docstring_pairs(args.packages.split(","))]
     with tempfile.TemporaryDirectory(prefix="drscale-bench-attack-") as tmp:
-        model = (SentenceTransformer(args.model, device=args.device) if args.model
-                 else trained_model(Path(tmp), rows, args.size, args.train_steps, args.device))
+        path = args.model or train_init_model(Path(tmp), rows, args.size, args.train_steps, args.device, 6e-3)
+        model = SentenceTransformer(str(path), device=args.device)  # as the attack rule loads it
     shift = len(rows) // 2
     chosen = range(0, len(rows), max(1, len(rows) // args.pairs))[: args.pairs]
     passages = cut_to_token_budget(model.tokenizer, [rows[(i + shift) % len(rows)][1] for i in chosen],

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MODEL_SIZES, environment, interleaved, median, prepare_init_model  # noqa: E402
+from _common import MODEL_SIZES, environment, interleaved, median, train_init_model  # noqa: E402
 
 
 class STAdapter:
@@ -67,22 +67,6 @@ def build_collection(root: Path, packages: list[str], test_queries: int) -> Path
     folder = root / "collection"
     build_docstring_collection(folder, files, packages, test_queries=test_queries, dev_queries=0, seed=0)
     return folder
-
-
-def trained_model(root: Path, collection, size: str, steps: int, device: str) -> Path:
-    """A default-grid init: model trained for a few steps with the project's code, saved."""
-    from drscale.data import training_pairs
-    from drscale.models import load_start_model
-    from drscale.strategies import make_strategy
-    from drscale.train import TrainConfig, train
-
-    texts = [t for pair in training_pairs(collection) for t in pair]
-    prepared = prepare_init_model(root / "model", texts, size)
-    model = load_start_model(prepared, 0, 32, 64, "mean", scratch=root / "ckpt" / "init", device=device)
-    config = TrainConfig(steps=steps, batch_size=32, learning_rate=3e-3, warmup_ratio=0.1, weight_decay=0.01,
-                         seed=0, checkpoint_every=10 ** 6)
-    train(model, make_strategy("standard"), training_pairs(collection), config, root / "ckpt", root / "trained")
-    return root / "trained"
 
 
 def compare_rankings(ours: dict, beir: dict, k: int, tolerance: float) -> tuple[int, int, float]:
@@ -123,7 +107,7 @@ def main() -> None:
     from beir.retrieval.search.dense import DenseRetrievalExactSearch
     from sentence_transformers import SentenceTransformer
 
-    from drscale.data import load_collection
+    from drscale.data import load_collection, training_pairs
     from drscale.encode import encode_collection
     from drscale.evaluate import exact_search
     from drscale.tokens import tokenize_collection
@@ -133,8 +117,8 @@ def main() -> None:
         tmp = Path(tmp)
         folder = build_collection(tmp, args.packages.split(","), args.test_queries)
         collection = load_collection(folder, "test")
-        path = Path(args.model) if args.model else trained_model(tmp, load_collection(folder, "train"), args.size,
-                                                                  args.train_steps, args.device)
+        path = Path(args.model) if args.model else train_init_model(
+            tmp, training_pairs(load_collection(folder, "train")), args.size, args.train_steps, args.device, 3e-3)
         model = SentenceTransformer(str(path), device=args.device)  # as the encode rule loads it
     transformer = model[0]
     print(f"# {len(collection.queries)} queries, {len(collection.corpus)} passages ({args.packages} docstrings); "
