@@ -21,7 +21,7 @@ rule aggregate:
         "../../envs/drscale.yaml"
     params:
         runs=run_records(),
-        in_domain=config["in_domain"],
+        in_domain=IN_DOMAIN,
         negatives=config["evaluation"]["negatives"],
     script:
         "../scripts/aggregate.py"

@@ -1,21 +1,21 @@
 rule attack:
     input:
         model=f"results/runs/{RUN}/model",
-        embeddings=f"results/runs/{RUN}/embeddings/{{collection}}.npz",
-        collection="resources/collections/{collection}",
+        embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
+        collection=f"resources/collections/{IN_DOMAIN}",
     output:
-        f"results/runs/{RUN}/attacks/{{collection}}.jsonl",
+        f"results/runs/{RUN}/attacks/{IN_DOMAIN}.jsonl",
     log:
-        f"logs/attack/{RUN}/{{collection}}.log",
+        f"logs/attack/{RUN}/{IN_DOMAIN}.log",
     benchmark:
-        f"results/benchmarks/attack/{RUN}/{{collection}}.tsv"
+        f"results/benchmarks/attack/{RUN}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
         gpu=config["training"]["gpu"],
     params:
-        test_split=test_split,
+        test_split=config["collections"][IN_DOMAIN]["test_split"],
         evaluation=canonical(config["evaluation"]),
         attack=canonical(config["attack"]),
     script:
@@ -24,19 +24,19 @@ rule attack:
 
 rule evaluate_attack:
     input:
-        attacks=f"results/runs/{RUN}/attacks/{{collection}}.jsonl",
-        embeddings=f"results/runs/{RUN}/embeddings/{{collection}}.npz",
-        collection="resources/collections/{collection}",
+        attacks=f"results/runs/{RUN}/attacks/{IN_DOMAIN}.jsonl",
+        embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
+        collection=f"resources/collections/{IN_DOMAIN}",
     output:
-        f"results/runs/{RUN}/metrics/{{collection}}.adv.json",
+        f"results/runs/{RUN}/metrics/{IN_DOMAIN}.adv.json",
     log:
-        f"logs/evaluate_attack/{RUN}/{{collection}}.log",
+        f"logs/evaluate_attack/{RUN}/{IN_DOMAIN}.log",
     benchmark:
-        f"results/benchmarks/evaluate_attack/{RUN}/{{collection}}.tsv"
+        f"results/benchmarks/evaluate_attack/{RUN}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     params:
-        test_split=test_split,
+        test_split=config["collections"][IN_DOMAIN]["test_split"],
         evaluation=canonical(config["evaluation"]),
         attack=canonical(config["attack"]),
     script:

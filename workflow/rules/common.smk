@@ -25,6 +25,7 @@ except ValueError as error:
 GRID = Paramspace(grid_table(config), filename_params=None)
 RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
 COLLECTIONS = evaluated_collections(config)
+IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
 TOKENIZERS = tokenizers(config)
@@ -118,7 +119,6 @@ def run_records():
 
     Every evaluated collection has clean metrics; the in-domain one also has the attack's.
     """
-    in_domain = config["in_domain"]
     return [
         {
             "run": run,
@@ -126,7 +126,7 @@ def run_records():
             "metrics": [
                 (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
             ]
-            + [(in_domain, f"results/runs/{run}/metrics/{in_domain}.adv.json")],
+            + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
         }
         for run in GRID.instance_patterns
     ]
@@ -217,7 +217,6 @@ def pareto_target_runs():
         raise WorkflowError(
             f"pareto.target_models / target_data_sizes name {off_grid}, which are not on the grid"
         )
-    in_domain = config["in_domain"]
     records = []
     for model, data, strategy, seed in itertools.product(
         models, data_sizes, baselines, config["seeds"]
@@ -230,7 +229,7 @@ def pareto_target_runs():
                 "metrics": [
                     (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
                 ]
-                + [(in_domain, f"results/runs/{run}/metrics/{in_domain}.adv.json")],
+                + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
             }
         )
     return records

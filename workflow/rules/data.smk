@@ -30,7 +30,7 @@ rule prepare_collection:
 
 rule training_pairs:
     input:
-        f"resources/collections/{config['in_domain']}",
+        f"resources/collections/{IN_DOMAIN}",
     output:
         "results/train_pairs/data~{data}.jsonl",
     log:

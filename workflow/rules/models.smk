@@ -1,6 +1,6 @@
 rule train_tokenizer:
     input:
-        f"resources/collections/{config['in_domain']}",
+        f"resources/collections/{IN_DOMAIN}",
     output:
         directory("resources/tokenizer"),
     log:

@@ -4,7 +4,7 @@
 
 rule mine_negatives:
     input:
-        collection=f"resources/collections/{config['in_domain']}",
+        collection=f"resources/collections/{IN_DOMAIN}",
         pairs="results/train_pairs/data~{data}.jsonl",
     output:
         "results/train_pairs/data~{data}.negatives.jsonl",
@@ -57,7 +57,7 @@ rule pareto_target:
         "../../envs/drscale.yaml"
     params:
         runs=pareto_target_runs(),
-        in_domain=config["in_domain"],
+        in_domain=IN_DOMAIN,
         baselines=BASELINE_STRATEGIES,
         pareto=canonical(config["pareto"]),
     script:
