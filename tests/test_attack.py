@@ -10,6 +10,8 @@ import torch
 from drscale.attack import (
     AttackConfig,
     AttackResult,
+    _init_state,
+    _SplicedIds,
     attack_budget,
     attack_pairs,
     split_words,
@@ -241,10 +243,18 @@ def test_pairs_per_call_does_not_change_results(model, pairs, synonyms, results)
 
 
 class CountingModel:
-    """Counts encode calls and texts of a wrapped model."""
+    """Counts the encoder calls (and their rows) of a wrapped sentence-transformers model."""
 
     def __init__(self, model):
         self.model, self.calls = model, []
+        self.tokenizer, self.device, self.max_seq_length = model.tokenizer, model.device, model.max_seq_length
+
+    def __getitem__(self, index):
+        return self.model[index]
+
+    def __call__(self, features):  # a forward pass on token ids (the spliced path)
+        self.calls.append(("ids", len(features["input_ids"])))
+        return self.model(features)
 
     def encode_query(self, texts, **kwargs):
         self.calls.append(("query", len(texts)))
@@ -255,12 +265,13 @@ class CountingModel:
         return self.model.encode_document(texts, **kwargs)
 
 
-def test_batched_mode_uses_one_encode_call_per_stage(model, pairs, synonyms):
+def test_batched_mode_uses_one_encoder_call_per_stage_on_spliced_ids(model, pairs, synonyms):
     counting = CountingModel(model)
-    config = replace(CONFIG, pairs_per_call=len(pairs) + 1)
+    config = replace(CONFIG, pairs_per_call=len(pairs) + 1, batch_size=100_000)
     out = attack_pairs(counting, pairs + pairs[:1], synonyms, config)  # a repeated query
     assert counting.calls[0] == ("query", len(pairs))  # each distinct query encoded once
-    document_calls = [n for kind, n in counting.calls if kind == "document"]
+    assert not [kind for kind, _ in counting.calls if kind == "document"]  # no passage tokenized again
+    document_calls = [n for kind, n in counting.calls if kind == "ids"]
     assert document_calls[0] == len(pairs) + 1  # all clean passages
     # Then one call for all deletion variants, and one per greedy step for all candidates.
     assert len(document_calls) <= 2 + CONFIG.max_words + 1
@@ -268,9 +279,49 @@ def test_batched_mode_uses_one_encode_call_per_stage(model, pairs, synonyms):
 
     counting_single = CountingModel(model)
     attack_pairs(counting_single, pairs[:2], synonyms, CONFIG, batched=False)
+    assert {kind for kind, _ in counting_single.calls} == {"query", "document"}
     assert {n for _, n in counting_single.calls} == {1}
     assert len(counting_single.calls) > len(document_calls)
     assert out[-1].attacked == out[0].attacked
+
+
+def test_spliced_ids_are_the_tokenizers_ids(model, synonyms):
+    splicer = _SplicedIds.for_model(model)
+    assert splicer is not None  # the tiny model's WordPiece has BERT's pre-tokenizer
+    texts = [
+        "The driver's car, on a quick (old) road -- at 5.5 km/h!",
+        "Élan: a naïve house_garden; big-room.",
+        " ".join(["engine"] * 80),  # longer than the model's window: truncated as the tokenizer would
+        "a→b car road",  # a word glued to a symbol: not splitable, scored from text
+    ]
+    states = [_init_state("river water", text, 0, synonyms, CONFIG) for text in texts]
+    splicer.attach(states)
+    assert [state.token_ids is not None for state in states] == [True, True, True, False]
+    checked = 0
+    for state in states[:3]:
+        expected = model.tokenizer("".join(state.pieces), truncation=True, max_length=splicer.max_length)["input_ids"]
+        assert splicer.variant(state, None, "") == expected
+        for position, words in state.candidates.items():
+            for word in [*words, ""]:
+                text = state.text_with(position, word)
+                expected = model.tokenizer(text, truncation=True, max_length=splicer.max_length)["input_ids"]
+                assert splicer.variant(state, position, word) == expected
+                checked += 1
+    assert checked > 20
+    # After a substitution the spliced ids follow the new text.
+    state = states[0]
+    position, words = next(iter(state.candidates.items()))
+    state.substitute(position, words[0], splicer.ids)
+    assert splicer.variant(state, None, "") == model.tokenizer("".join(state.pieces))["input_ids"]
+
+
+def test_unsplitable_passages_are_attacked_from_text_with_the_same_results(model, pairs, synonyms):
+    glued = [(q, query, d, passage.replace(" ", "→", 1)) for q, query, d, passage in pairs[:4]]
+    batched = attack_pairs(model, glued + pairs[4:6], synonyms, CONFIG)
+    unbatched = attack_pairs(model, glued + pairs[4:6], synonyms, CONFIG, batched=False)
+    for a, b in zip(batched, unbatched):
+        assert (a.attacked, a.substitutions) == (b.attacked, b.substitutions)
+        assert a.score_after == pytest.approx(b.score_after, abs=1e-4)
 
 
 class ConceptModel:

@@ -32,18 +32,20 @@ class Embeddings:
             return cls(f["query_ids"], f["query_emb"], f["doc_ids"], f["doc_emb"])
 
 
-def encode_tokens(model: SentenceTransformer, tokens: TokenizedTexts, batch_size: int) -> np.ndarray:
+def encode_tokens(model: SentenceTransformer, tokens: TokenizedTexts, batch_size: int,
+                  bf16: bool = True) -> np.ndarray:
     """L2-normalised float32 embeddings of cached token ids, rows in ``tokens`` order.
 
     Length-sorted batches padded only to their longest row, inference mode, and on a GPU pinned
-    host memory with asynchronous copies and bf16 autocast. Gives the embeddings of
-    ``model.encode(...)`` on the same texts (to float tolerance) without tokenizing again.
+    host memory with asynchronous copies and (``bf16``, where supported) bf16 autocast. Gives the
+    embeddings of ``model.encode(...)`` on the same texts (to float tolerance) without tokenizing
+    again.
     """
     import torch
 
     device = model.device
     on_gpu = device.type == "cuda"
-    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    bf16 = bf16 and on_gpu and torch.cuda.is_bf16_supported()
     out = None
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         for rows, input_ids, attention_mask in tokens.padded_batches(batch_size):
