@@ -252,6 +252,9 @@ class CountingModel:
     def __getitem__(self, index):
         return self.model[index]
 
+    def eval(self):
+        return self.model.eval()
+
     def __call__(self, features):  # a forward pass on token ids (the spliced path)
         self.calls.append(("ids", len(features["input_ids"])))
         return self.model(features)

@@ -26,6 +26,7 @@ def test_encoding_from_cached_ids_equals_encoding_from_text(model, tiny_collecti
     collection = load_collection(tiny_collection, "test")
     tokens = tokenize_collection(model.tokenizer, collection, query_length=16, passage_length=32)
     tokens.save(tmp_path / "tokens.npz")
+    model.train()  # as a model is during training (the adversarial strategies attack it): no dropout here
     emb = encode_collection(model, CollectionTokens.load(tmp_path / "tokens.npz"), batch_size=7)
     docs = model.encode_document([passage_text(collection.corpus[d]) for d in emb.doc_ids],
                                  normalize_embeddings=True, convert_to_numpy=True)

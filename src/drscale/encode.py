@@ -39,10 +39,11 @@ def encode_tokens(model: SentenceTransformer, tokens: TokenizedTexts, batch_size
     Length-sorted batches padded only to their longest row, inference mode, and on a GPU pinned
     host memory with asynchronous copies and (``bf16``, where supported) bf16 autocast. Gives the
     embeddings of ``model.encode(...)`` on the same texts (to float tolerance) without tokenizing
-    again.
+    again. Like ``encode``, it puts the model in eval mode (no dropout).
     """
     import torch
 
+    model.eval()
     device = model.device
     on_gpu = device.type == "cuda"
     bf16 = bf16 and on_gpu and torch.cuda.is_bf16_supported()
