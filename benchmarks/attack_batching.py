@@ -51,6 +51,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from drscale.attack import AttackConfig, attack_pairs
+    from drscale.models import text_length
     from drscale.synonyms import load_synonyms
     from drscale.tokens import cut_to_token_budget
 
@@ -62,7 +63,7 @@ def main() -> None:
     shift = len(rows) // 2
     chosen = range(0, len(rows), max(1, len(rows) // args.pairs))[: args.pairs]
     passages = cut_to_token_budget(model.tokenizer, [rows[(i + shift) % len(rows)][1] for i in chosen],
-                                   model[0].document_length or model.max_seq_length)
+                                   text_length(model, "document"))
     pairs = [(f"q{i}", rows[i][0], f"d{i}", passage) for i, passage in zip(chosen, passages)]
     synonyms = load_synonyms("wordnet")
     config = AttackConfig(max_words=args.max_words, candidates_per_word=args.candidates_per_word,

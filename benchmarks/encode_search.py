@@ -110,6 +110,7 @@ def main() -> None:
     from drscale.data import load_collection, training_pairs
     from drscale.encode import encode_collection
     from drscale.evaluate import exact_search
+    from drscale.models import text_length
     from drscale.tokens import tokenize_collection
 
     print(environment(args.device, args.threads))
@@ -128,8 +129,8 @@ def main() -> None:
           f"{args.repeats} runs each, alternating")
 
     def tokenize():
-        return tokenize_collection(model.tokenizer, collection, transformer.query_length or model.max_seq_length,
-                                   transformer.document_length or model.max_seq_length)
+        return tokenize_collection(model.tokenizer, collection, text_length(model, "query"),
+                                   text_length(model, "document"))
 
     cache = tokenize()
 

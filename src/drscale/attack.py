@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from drscale.models import text_length
 from drscale.synonyms import STOP_WORDS
 
 __all__ = [
@@ -190,7 +191,7 @@ class _SplicedIds:
             return None
         if (getattr(model, "prompts", None) or {}).get("document") or getattr(model, "default_prompt_name", None):
             return None
-        return cls(model.tokenizer, getattr(model[0], "document_length", None) or model.max_seq_length)
+        return cls(model.tokenizer, text_length(model, "document"))
 
     def tokenize(self, texts: list[str], add_special_tokens: bool = False) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=add_special_tokens, verbose=False)["input_ids"]

@@ -137,6 +137,12 @@ def load_start_model(prepared: Path, seed: int, query_length: int, document_leng
     )
 
 
+def text_length(model: SentenceTransformer, task: str) -> int:
+    """The tokens ``model`` reads of a ``task`` ("query" or "document") text: the transformer's
+    per-task length where set (``load_start_model`` sets both), else its ``max_seq_length``."""
+    return getattr(model[0], f"{task}_length", None) or model.max_seq_length
+
+
 def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     """Total and non-embedding parameters (Kaplan et al.'s N).
 

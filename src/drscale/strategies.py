@@ -40,6 +40,7 @@ from torch import nn
 
 from drscale.attack import AttackConfig, attack_pairs, split_words
 from drscale.mining import denoise_negatives
+from drscale.models import text_length
 from drscale.pareto import MGDAController, ParetoController, shared_gradient
 from drscale.synonyms import STOP_WORDS, load_synonyms
 
@@ -212,8 +213,7 @@ class RobustRankingLoss(nn.Module):
         self.query_words = query_words
         self.scale = scale
         self.seed = seed
-        module = model[0]
-        self.document_words = getattr(module, "document_length", None) or model.max_seq_length
+        self.document_words = text_length(model, "document")
         self.last_attack: list = []  # the step's AttackResults, for inspection and tests
 
     def _embed(self, texts: list[str], task: str) -> torch.Tensor:

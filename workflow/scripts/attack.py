@@ -10,6 +10,7 @@ from drscale.data import load_collection, passage_text
 from drscale.encode import Embeddings
 from drscale.evaluate import sample_negatives
 from drscale.logs import log_to
+from drscale.models import text_length
 from drscale.robustness import attack_targets, attacked_query_rows
 from drscale.synonyms import load_synonyms
 from drscale.tokens import cut_to_token_budget
@@ -25,7 +26,7 @@ targets = attack_targets(emb, sample, query_rows, settings["top_m"])
 model = SentenceTransformer(snakemake.input.model)
 # Attack the part of each passage the encoder reads: same scores, a fraction of the candidates.
 passages = cut_to_token_budget(model.tokenizer, [passage_text(collection.corpus[emb.doc_ids[d]]) for _, d in targets],
-                               model[0].document_length)
+                               text_length(model, "document"))
 pairs = [(emb.query_ids[q], collection.queries[emb.query_ids[q]], emb.doc_ids[d], passage)
          for (q, d), passage in zip(targets, passages)]
 config = AttackConfig(max_words=settings["max_words"], max_fraction=settings["max_fraction"],
