@@ -241,6 +241,12 @@ class _Scorer:
         if self.splicer is not None:
             self.splicer.attach(states)
 
+    def substitute(self, state: _PairState, position: int, word: str) -> None:
+        """Take a substitution, keeping a spliced passage's ids in step with its text."""
+        state.substitute(position, word)
+        if state.token_ids is not None:
+            state.splice(self.splicer.ids)
+
     def score(self, variants: list[tuple[_PairState, int | None, str]]) -> list[float]:
         if not variants:
             return []
@@ -291,12 +297,10 @@ class _PairState:
             self.token_ids += piece_ids[piece]
             self.piece_starts.append(len(self.token_ids))
 
-    def substitute(self, position: int, word: str, piece_ids: Mapping[str, list[int]] | None) -> None:
+    def substitute(self, position: int, word: str) -> None:
         piece = 2 * position + 1
         self.substitutions.append(Substitution(position, self.pieces[piece], word))
         self.pieces[piece] = word
-        if self.token_ids is not None and piece_ids is not None:
-            self.splice(piece_ids)
 
     def window(self, words_per_step: int | None) -> list[int]:
         taken = {s.position for s in self.substitutions}
@@ -376,7 +380,6 @@ def _run_greedy(scorer: _Scorer, states: list[_PairState], config: AttackConfig)
     for i, state in enumerate(states):
         state.order = [p for _, p in sorted(importance[i], key=lambda ip: (-ip[0], ip[1]))]
 
-    piece_ids = scorer.splicer.ids if scorer.splicer is not None else None
     while True:
         variants, owners = [], []
         for i, state in enumerate(states):
@@ -399,5 +402,5 @@ def _run_greedy(scorer: _Scorer, states: list[_PairState], config: AttackConfig)
             if score - state.score <= config.min_gain:
                 state.done = True
                 continue
-            state.substitute(position, word, piece_ids)
+            scorer.substitute(state, position, word)
             state.score = score
