@@ -123,7 +123,11 @@ rule report:
         "../../envs/drscale.yaml"
     params:
         snakefile=workflow.main_snakefile,
-        configfiles=" ".join(f"'{path}'" for path in workflow.configfiles),
+        # The run's own resolved config (defaults filled in, --config applied), so the inner
+        # call expects exactly the outputs this run made, whatever config files it was given.
+        config=json.dumps(config, sort_keys=True),
+        configfile="logs/report/config.json",
     shell:
-        "snakemake --snakefile '{params.snakefile}' --directory . --configfiles {params.configfiles} "
+        "printf '%s' {params.config:q} > {params.configfile} && "
+        "snakemake --snakefile '{params.snakefile}' --directory . --configfile {params.configfile} "
         "--report {output} --nolock --workflow-profile none > {log} 2>&1"
