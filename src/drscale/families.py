@@ -3,7 +3,7 @@
 The workflow's tidy ``results/metrics.tsv`` has one row per (run, collection, metric); the
 analysis needs one row per grid point (N, D, strategy) with one column per family, every one a
 contrastive entropy (lower is better), so a power law with an offset can fit it directly
-(DESIGN.md section 2).
+(docs/design.md, section 2).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def metric_families(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd
     - ``ce_adv``: adversarial CE, a column only when the attack stage ran.
     - ``ce_rob = (ce_ood_mean + ce_adv) / 2``: robustness needs both kinds, so it is NaN when the
       attack stage did not run (and with it ``ce_joint``, the frontier and the efficiency).
-    - ``ce_joint = (1 - w) ce_eff + w ce_rob`` with ``w = robustness_weight`` (0.5: DESIGN's mean).
+    - ``ce_joint = (1 - w) ce_eff + w ce_rob`` with ``w = robustness_weight`` (0.5: the mean of the two).
     - ``n_seeds``: how many seeds were averaged.
     """
     if not 0.0 <= robustness_weight <= 1.0:

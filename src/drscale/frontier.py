@@ -1,5 +1,5 @@
 """Effectiveness-robustness frontier, its knee, and the scaling efficiency of Pareto training
-(DESIGN.md sections 5 and 6). Every loss here is a contrastive entropy: lower is better."""
+(docs/design.md, sections 5 and 6). Every loss here is a contrastive entropy: lower is better."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Loss-weight controllers for Pareto training (DESIGN.md section 5, strategy ``pareto``).
+"""Loss-weight controllers for Pareto training (docs/design.md, section 5, strategy ``pareto``).
 
 Both controllers hold the robustness weight w of the joint objective
 ``L = (1 - w) L_eff + w L_rob`` and keep it inside ``[w_min, w_max]`` so that neither loss is

@@ -1,4 +1,4 @@
-"""Training strategies (DESIGN.md section 5): how the dataset is built and which losses it feeds.
+"""Training strategies (docs/design.md, section 5): how the dataset is built and which losses it feeds.
 
 Every strategy has the same small interface, so the training entry point stays one function and
 a new strategy is a new class here, not a copy of the trainer:
@@ -471,7 +471,7 @@ class Adversarial(_RobustTraining):
 @dataclass
 class Pareto(_RobustTraining):
     """(1 - w_t) L_eff + w_t L_rob with w_t steered towards the frontier's knee ratio r*
-    (``ParetoController``: eta, EMA decay and bounds as in DESIGN.md section 5)."""
+    (``ParetoController``: eta, EMA decay and bounds as in docs/design.md, section 5)."""
 
     target_ratio: float = 1.0
     w0: float | None = None
@@ -536,7 +536,7 @@ def strategy_options(name: str, config: Mapping, seed: int, target: Mapping | No
 
 
 # ---------------------------------------------------------------------------------------------
-# The Pareto target r* and w_0 (DESIGN.md section 5), from the baselines' results
+# The Pareto target r* and w_0 (docs/design.md, section 5), from the baselines' results
 
 
 def pareto_target(metrics: pd.DataFrame, baselines: Sequence[str], w_min: float = 0.05, w_max: float = 0.95,

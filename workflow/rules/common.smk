@@ -136,7 +136,7 @@ def final_outputs():
     return ["results/report.html"]
 
 
-# Training strategies (DESIGN.md section 5; rules in strategies.smk).
+# Training strategies (docs/design.md, section 5; rules in strategies.smk).
 BASELINE_STRATEGIES = ["standard", "hard_negative", "denoising", "adversarial"]
 PARETO_STRATEGIES = ["pareto", "pareto_mgda"]
 # The config sections each strategy reads; only these reach a train job's params, so that
