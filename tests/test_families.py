@@ -20,6 +20,7 @@ def _tidy(with_adv: bool = True) -> pd.DataFrame:
         base = {
             "run": f"model~{model}/data~{d}/strategy~{strategy}/seed~{seed}",
             "model": model,
+            "architecture": "bert",
             "non_embedding_params": n,
             "total_params": total,
             "data_size": d,

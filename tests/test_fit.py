@@ -83,6 +83,7 @@ def _families():
             pd.DataFrame(
                 {
                     "model": [f"m{n:.0f}" for n in N],
+                    "architecture": "bert",
                     "non_embedding_params": N.astype(int),
                     "total_params": 2 * N.astype(int),
                     "data_size": D.astype(int),

@@ -18,6 +18,7 @@ def families():
             pd.DataFrame(
                 {
                     "model": [f"m{n:.0f}" for n in N],
+                    "architecture": "bert",
                     "non_embedding_params": N.astype(int),
                     "total_params": 2 * N.astype(int),
                     "data_size": D,
@@ -53,6 +54,16 @@ def test_exponents(tmp_path, fits):
     plot_exponents(fits[0], tmp_path / "exponents.png")
     plot_exponents(fits[0][fits[0]["family"] == "ce_adv"], tmp_path / "none.png")
     assert _written(tmp_path / "exponents.png") and _written(tmp_path / "none.png")
+
+
+def test_architectures_side_by_side(tmp_path, families):
+    standard = families[families["strategy"] == "standard"]
+    both = pd.concat([standard, standard.assign(architecture="qwen3", ce_eff=1.05 * standard["ce_eff"])])
+    table, draws = scaling_fits(both, families=["ce_eff"], n_bootstrap=5)
+    assert sorted(table["architecture"].unique()) == ["bert", "qwen3"]
+    plot_exponents(table, tmp_path / "exponents.png")
+    plot_scaling_curves(both, table, "ce_eff", tmp_path / "eff.png", draws=draws)
+    assert _written(tmp_path / "exponents.png") and _written(tmp_path / "eff.png")
 
 
 def test_frontier(tmp_path, families):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-METRIC_COLUMNS = ["run", "model", "non_embedding_params", "total_params", "data_size", "strategy", "seed",
+METRIC_COLUMNS = ["run", "model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy", "seed",
                   "collection", "role", "metric", "value"]
 
 
@@ -24,13 +24,14 @@ def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
         for collection, path in run["metrics"]:
             for metric, value in json.loads(Path(path).read_text()).items():
                 rows.append({
-                    "run": run["run"], "model": info["model"], "non_embedding_params": info["non_embedding_params"],
+                    "run": run["run"], "model": info["model"], "architecture": info["architecture"],
+                    "non_embedding_params": info["non_embedding_params"],
                     "total_params": info["total_params"], "data_size": info["data_size"],
                     "strategy": info["strategy"], "seed": info["seed"], "collection": collection,
                     "role": "in_domain" if collection == in_domain else "ood", "metric": metric, "value": value,
                 })
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    return table.sort_values(["strategy", "non_embedding_params", "data_size", "seed", "collection", "metric"],
+    return table.sort_values(["architecture", "strategy", "non_embedding_params", "data_size", "seed", "collection", "metric"],
                              ignore_index=True)
 
 

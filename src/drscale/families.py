@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-GRID_KEYS = ["model", "non_embedding_params", "total_params", "data_size", "strategy"]
+GRID_KEYS = ["model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy"]
 
 
 def metric_families(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd.DataFrame:

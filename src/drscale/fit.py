@@ -29,12 +29,12 @@ PARAMS = {"N": ("A", "alpha", "delta"), "D": ("B", "beta", "delta"), "joint": ("
 ALL_PARAMS = ("A", "B", "alpha", "beta", "delta")
 _LOG_PARAMS = {"A", "B", "delta"}
 FIT_COLUMNS = [
-    *("strategy", "family", "law", "non_embedding_params", "data_size", *ALL_PARAMS),
+    *("architecture", "strategy", "family", "law", "non_embedding_params", "data_size", *ALL_PARAMS),
     *(f"{p}_{end}" for p in ALL_PARAMS for end in ("lo", "hi")),
     *("r2", "n_points", "dof", "n_bootstrap"),
     *("heldout_N", "heldout_N_rel_error", "heldout_D", "heldout_D_rel_error", "status"),
 ]
-DRAW_COLUMNS = ["strategy", "family", "law", "draw", *ALL_PARAMS]
+DRAW_COLUMNS = ["architecture", "strategy", "family", "law", "draw", *ALL_PARAMS]
 # Start grid: scales relative to the data's geometric-mean N or D, offsets relative to min L.
 SCALE_OFFSETS = (-8.0, -4.0, 0.0, 4.0, 8.0)
 EXPONENTS = (0.1, 0.3, 0.6, 1.0, 1.5)
@@ -237,7 +237,7 @@ def _fit_row(law: str, N, D, y, n_bootstrap: int, seed: int) -> tuple[dict, pd.D
 
 
 def scaling_fits(families_df: pd.DataFrame, families=None, n_bootstrap: int = 200, seed: int = 0):
-    """Every law for every strategy and family (default: all family columns): ``(fits, draws)``,
+    """Every law for every (architecture, strategy) and family (default: all family columns): ``(fits, draws)``,
     the rows of results/fits.tsv (``FIT_COLUMNS``) and the bootstrap draws behind their CIs
     (``DRAW_COLUMNS``, for the plots' bands). ``non_embedding_params`` / ``data_size`` give the
     N or D a marginal law was fitted at; NaN for the joint law."""
@@ -245,11 +245,11 @@ def scaling_fits(families_df: pd.DataFrame, families=None, n_bootstrap: int = 20
     # A family the grid lacks (e.g. ce_adv without the attack stage) is all NaN: skipped, not an error.
     families_df = families_df.reindex(columns=[*families_df.columns, *(f for f in families if f not in families_df)])
     rows, draws = [], []
-    for strategy, by_strategy in families_df.groupby("strategy", sort=True):
+    for (architecture, strategy), group in families_df.groupby(["architecture", "strategy"], sort=True):
         for family in families:
-            points = by_strategy[by_strategy[family].notna()]
+            points = group[group[family].notna()]
             for law, sl, fixed_n, fixed_d in _law_slices(points):
-                key = {"strategy": strategy, "family": family, "law": law}
+                key = {"architecture": architecture, "strategy": strategy, "family": family, "law": law}
                 row, fit_draws = _fit_row(
                     law, sl["non_embedding_params"], sl["data_size"], sl[family], n_bootstrap, seed
                 )

@@ -7,6 +7,7 @@ import itertools
 import pandas as pd
 
 from drscale.data import parse_source
+from drscale.architectures import WORDPIECE
 from drscale.models import ModelSpec
 
 GRID_COLUMNS = ["model", "data", "strategy", "seed"]
@@ -76,11 +77,12 @@ def fitted_families(config: dict) -> list[str]:
 
 
 def tokenizers(config: dict) -> dict[str, str | None]:
-    """Tokenizer name -> the model whose prepared folder provides it (None: the trained WordPiece)."""
+    """Tokenizer name -> the model whose prepared folder provides it (None: the trained WordPiece;
+    an ``init`` decoder's folder holds the WordPiece with the end token appended)."""
     sources: dict[str, str | None] = {}
     for name, entry in config["models"].items():
         spec = ModelSpec.from_config(name, entry)
-        sources.setdefault(spec.tokenizer, None if spec.init else name)
+        sources.setdefault(spec.tokenizer, None if spec.init and spec.tokenizer == WORDPIECE else name)
     return sources
 
 

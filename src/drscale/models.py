@@ -10,23 +10,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from drscale.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
+
 if TYPE_CHECKING:  # torch and sentence-transformers cost seconds to import: the Snakefile and
     # prepare_model import this module, so they are imported where a model is actually used
     import torch
     from sentence_transformers import SentenceTransformer
 
 HF_HOST = "huggingface.co"
-WORDPIECE = "wordpiece"  # the tokenizer the workflow trains for 'init' models
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """One entry of the config's ``models`` table.
 
-    Exactly one of ``init`` (a random ``BertConfig``: layers, hidden, heads, intermediate), ``hf``
-    (a hub name) or ``local`` (a folder with a transformers or sentence-transformers model).
-    ``tokenizer`` names the token-id cache the model reads: models that declare the same name
-    must share a vocabulary (the BERT miniatures all use bert-base-uncased's).
+    Exactly one of ``init`` (a random model of the ``architecture`` family: layers, hidden, heads,
+    intermediate), ``hf`` (a hub name) or ``local`` (a folder with a transformers or
+    sentence-transformers model). ``architecture`` (:mod:`drscale.architectures`) labels the model
+    on the grid and sets the default ``pooling`` and, for ``init``, the tokenizer. ``tokenizer``
+    names the token-id cache the model reads: models that declare the same name must share a
+    vocabulary (the BERT miniatures all use bert-base-uncased's).
     """
 
     name: str
@@ -36,42 +39,36 @@ class ModelSpec:
     local: str | None = None
     pooling: str = "mean"
     tokenizer: str = "wordpiece"
+    architecture: str = DEFAULT_ARCHITECTURE
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> ModelSpec:
         sources = [key for key in ("init", "hf", "local") if key in entry]
         if len(sources) != 1:
             raise ValueError(f"models.{name}: give exactly one of 'init', 'hf' or 'local' (got {sources or 'none'})")
-        if "init" in entry and entry.get("tokenizer", WORDPIECE) != WORDPIECE:
-            raise ValueError(f"models.{name}: an 'init' model uses the trained '{WORDPIECE}' tokenizer; "
-                             "remove its 'tokenizer' key")
+        architecture = entry.get("architecture", DEFAULT_ARCHITECTURE)
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"models.{name}: unknown architecture {architecture!r}; use one of {sorted(ARCHITECTURES)}")
+        family = ARCHITECTURES[architecture]
+        if "init" in entry and entry.get("tokenizer", family.tokenizer) != family.tokenizer:
+            raise ValueError(f"models.{name}: an 'init' {architecture} model uses the '{family.tokenizer}' tokenizer "
+                             "derived from the trained WordPiece; remove its 'tokenizer' key")
         return cls(name=name, learning_rate=float(entry["learning_rate"]), init=entry.get("init"),
-                   hf=entry.get("hf"), local=entry.get("local"), pooling=entry.get("pooling", "mean"),
-                   tokenizer=entry.get("tokenizer", WORDPIECE if "init" in entry else name))
+                   hf=entry.get("hf"), local=entry.get("local"), pooling=entry.get("pooling", family.pooling),
+                   tokenizer=entry.get("tokenizer", family.tokenizer if "init" in entry else name),
+                   architecture=architecture)
 
     @property
     def source(self) -> str:
         return "init" if self.init else "hf" if self.hf else "local"
 
 
-def bert_config(init: dict, vocab_size: int, max_positions: int):
-    from transformers import BertConfig
-
-    return BertConfig(
-        vocab_size=vocab_size,
-        num_hidden_layers=init["layers"],
-        hidden_size=init["hidden"],
-        num_attention_heads=init["heads"],
-        intermediate_size=init.get("intermediate", 4 * init["hidden"]),
-        max_position_embeddings=max_positions,
-    )
-
-
 def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512) -> None:
     """Materialise a model spec as a folder that :func:`load_start_model` reads.
 
-    ``init`` writes the architecture and the shared tokenizer but no weights: weights are drawn
-    at training time from the run's seed, so the seed axis also varies the initialisation.
+    ``init`` writes the architecture's config and its tokenizer (the trained WordPiece, framed as
+    the family frames text) but no weights: weights are drawn at training time from the run's
+    seed, so the seed axis also varies the initialisation.
     ``hf`` downloads (the only place the hub is contacted); ``local`` copies.
     """
     output.mkdir(parents=True, exist_ok=True)
@@ -80,9 +77,10 @@ def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = No
 
         if tokenizer_dir is None:
             raise ValueError(f"models.{spec.name}: an 'init' model needs the trained tokenizer")
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        family = ARCHITECTURES[spec.architecture]
+        tokenizer = family.derive_tokenizer(AutoTokenizer.from_pretrained(tokenizer_dir))
         tokenizer.save_pretrained(output)
-        bert_config(spec.init, len(tokenizer), max_positions).save_pretrained(output)
+        family.config(spec.init, len(tokenizer), max_positions, tokenizer).save_pretrained(output)
     elif spec.hf:
         _download_from_hub(spec, output)
     else:
@@ -114,10 +112,15 @@ def _download_from_hub(spec: ModelSpec, output: Path) -> None:
 def load_start_model(prepared: Path, seed: int, query_length: int, document_length: int,
                      pooling: str = "mean", scratch: Path | None = None, device: str | None = None
                      ) -> SentenceTransformer:
-    """The model a run starts from: random weights drawn with ``seed`` for ``init`` specs."""
+    """The model a run starts from: random weights drawn with ``seed`` for ``init`` specs.
+
+    Always the bare ``AutoModel`` (for a decoder: no language-model head, which an embedder does
+    not use), under sentence-transformers' ``pooling`` (``lasttoken`` finds each text's last
+    attended position, so it reads the end token under left or right padding alike).
+    """
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    from transformers import AutoConfig, AutoTokenizer, BertModel, set_seed
+    from transformers import AutoConfig, AutoModel, AutoTokenizer, set_seed
 
     if (prepared / "modules.json").exists():  # already a sentence-transformers model
         model = SentenceTransformer(str(prepared), device=device)
@@ -128,7 +131,7 @@ def load_start_model(prepared: Path, seed: int, query_length: int, document_leng
         if scratch is None:
             raise ValueError("a randomly initialised model needs a scratch folder for its initial weights")
         set_seed(seed)
-        BertModel(AutoConfig.from_pretrained(prepared)).save_pretrained(scratch)
+        AutoModel.from_config(AutoConfig.from_pretrained(prepared)).save_pretrained(scratch)
         AutoTokenizer.from_pretrained(prepared).save_pretrained(scratch)
         path = scratch
     transformer = Transformer(str(path), query_length=query_length, document_length=document_length)
@@ -146,8 +149,11 @@ def text_length(model: SentenceTransformer, task: str) -> int:
 def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     """Total and non-embedding parameters (Kaplan et al.'s N).
 
-    Non-embedding excludes every ``nn.Embedding`` (word, position, token-type) and keeps the rest,
-    pooler and projections included.
+    Non-embedding excludes every ``nn.Embedding`` (BERT's word, position and token-type tables; a
+    decoder's token table, its only one with rotary positions) and keeps the rest, pooler,
+    projections and norms included. Counted on the loaded ``AutoModel``: a decoder checkpoint's
+    language-model head is not loaded, so whether it was tied to the input embedding changes
+    nothing.
     """
     import torch
 

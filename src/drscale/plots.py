@@ -44,6 +44,20 @@ def _color(strategy: str) -> str:
     return f"C{_strategy_rank(strategy) % 10}"
 
 
+def _series(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(architecture, strategy, label) of every plotted series; the label names the architecture
+    only on a grid with several, so a BERT-only grid's figures read as before."""
+    keys = sorted(frame.groupby(["architecture", "strategy"]).groups, key=lambda k: (k[0], _strategy_rank(k[1]), k[1]))
+    several = len({a for a, _ in keys}) > 1
+    return [(a, s, f"{a} {s}" if several else s) for a, s in keys]
+
+
+def _architecture_style(architecture: str, architectures: list[str]) -> dict:
+    """Solid circles for the first architecture, dashed lines, squares and hatched bars for the next."""
+    i = sorted(architectures).index(architecture)
+    return {"ls": ("-", "--", ":", "-.")[i % 4], "marker": "osD^"[i % 4], "hatch": ("", "//", "..", "xx")[i % 4]}
+
+
 def _save(fig, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
@@ -57,16 +71,22 @@ def _nothing_to_plot(path, message: str) -> None:
     _save(fig, path)
 
 
-def _fit_params(fits: pd.DataFrame, strategy: str, family: str, law: str) -> dict | None:
-    row = fits[(fits["strategy"] == strategy) & (fits["family"] == family) & (fits["law"] == law)]
+def _select(table: pd.DataFrame, architecture: str, strategy: str, family: str, law: str) -> pd.DataFrame:
+    return table[(table["architecture"] == architecture) & (table["strategy"] == strategy)
+                 & (table["family"] == family) & (table["law"] == law)]
+
+
+def _fit_params(fits: pd.DataFrame, architecture: str, strategy: str, family: str, law: str) -> dict | None:
+    row = _select(fits, architecture, strategy, family, law)
     return row.iloc[0].to_dict() if len(row) and row.iloc[0]["status"] == "ok" else None
 
 
 def plot_scaling_curves(
     families_df: pd.DataFrame, fits: pd.DataFrame, family: str, path, draws: pd.DataFrame | None = None
 ) -> None:
-    """L vs N at the largest D and L vs D at the largest N, one colour per strategy: the grid
-    points, the fitted marginal law and, given bootstrap ``draws``, its 95% band. Log-log."""
+    """L vs N at the largest D and L vs D at the largest N, one colour per strategy and one line
+    style per architecture: the grid points, the fitted marginal law and, given bootstrap
+    ``draws``, its 95% band. Log-log. An architecture's largest N and D are its own."""
     points = families_df[families_df[family].notna()] if family in families_df else families_df.iloc[:0]
     if points.empty:
         return _nothing_to_plot(path, f"No finite {family} values: nothing to plot for {family_label(family)}.")
@@ -76,19 +96,21 @@ def plot_scaling_curves(
         (axes[0], "N", "non_embedding_params", "data_size", "alpha"),
         (axes[1], "D", "data_size", "non_embedding_params", "beta"),
     )
-    for strategy, by_strategy in points.groupby("strategy"):
-        color = _color(strategy)
+    architectures = sorted(points["architecture"].unique())
+    for architecture, strategy, name in _series(points):
+        series = points[(points["architecture"] == architecture) & (points["strategy"] == strategy)]
+        color, style = _color(strategy), _architecture_style(architecture, architectures)
         for ax, law, var, fixed, exponent in panels:
-            sl = by_strategy[by_strategy[fixed] == by_strategy[fixed].max()]
-            params = _fit_params(fits, strategy, family, law)
-            label = f"{strategy} ({exponent} = {params[exponent]:.2f})" if params else f"{strategy} (not fitted)"
-            ax.scatter(sl[var], sl[family], color=color, s=20, label=label)
+            sl = series[series[fixed] == series[fixed].max()]
+            params = _fit_params(fits, architecture, strategy, family, law)
+            label = f"{name} ({exponent} = {params[exponent]:.2f})" if params else f"{name} (not fitted)"
+            ax.scatter(sl[var], sl[family], color=color, marker=style["marker"], s=20, label=label)
             if params is None:
                 continue
             x = {law: np.geomspace(sl[var].min(), sl[var].max(), 100)}
-            ax.plot(x[law], predict(law, params, **x), color=color)
+            ax.plot(x[law], predict(law, params, **x), color=color, ls=style["ls"])
             if draws is not None:
-                mine = draws[(draws["strategy"] == strategy) & (draws["family"] == family) & (draws["law"] == law)]
+                mine = _select(draws, architecture, strategy, family, law)
                 if len(mine):
                     ax.fill_between(x[law], *prediction_band(law, mine, **x), color=color, alpha=0.2, lw=0)
     for ax, law, *_ in panels:
@@ -104,31 +126,34 @@ def plot_scaling_curves(
 
 
 def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) -> None:
-    """Exponents of the marginal laws, alpha (N) and beta (D), per family and strategy with their
-    bootstrap 95% CIs: does robustness scale more with data and effectiveness with model size?"""
+    """Exponents of the marginal laws, alpha (N) and beta (D), per family and (architecture,
+    strategy) side by side with their bootstrap 95% CIs: does robustness scale more with data and
+    effectiveness with model size, and do the exponents transfer across architectures?"""
     ok = fits[(fits["status"] == "ok") & fits["law"].isin(["N", "D"])]
     if families is not None:
         ok = ok[ok["family"].isin(families)]
     if ok.empty:
         return _nothing_to_plot(path, "No scaling law could be fitted: no exponents to compare.")
     names = family_columns(pd.DataFrame(columns=ok["family"].unique()))
-    strategies = sorted(ok["strategy"].unique(), key=lambda s: (_strategy_rank(s), s))
-    width = 0.8 / len(strategies)
+    series, architectures = _series(ok), sorted(ok["architecture"].unique())
+    width = 0.8 / len(series)
     fig = Figure(figsize=(max(8, 1.6 * len(names)), 4))
     axes = fig.subplots(1, 2)
     for ax, law, exponent in ((axes[0], "N", "alpha"), (axes[1], "D", "beta")):
-        for i, strategy in enumerate(strategies):
-            rows = ok[(ok["law"] == law) & (ok["strategy"] == strategy)].set_index("family").reindex(names)
+        for i, (architecture, strategy, label) in enumerate(series):
+            rows = ok[(ok["law"] == law) & (ok["architecture"] == architecture) & (ok["strategy"] == strategy)]
+            rows = rows.set_index("family").reindex(names)
             value = rows[exponent]
             err = np.array([value - rows[f"{exponent}_lo"], rows[f"{exponent}_hi"] - value]).clip(min=0)
             ax.bar(
-                np.arange(len(names)) + (i - (len(strategies) - 1) / 2) * width,
+                np.arange(len(names)) + (i - (len(series) - 1) / 2) * width,
                 value,
                 width,
                 yerr=np.nan_to_num(err),
                 capsize=2,
                 color=_color(strategy),
-                label=strategy,
+                hatch=_architecture_style(architecture, architectures)["hatch"],
+                label=label,
             )
         ax.set_xticks(np.arange(len(names)), [family_label(n) for n in names], rotation=30, ha="right", fontsize=8)
         ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"L({law}) exponent {exponent}")

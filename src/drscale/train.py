@@ -140,8 +140,10 @@ class TokenizedOnce:
 
     sentence-transformers' collator tokenizes every batch from text, so a text seen in E epochs is
     tokenized E times. This tokenizes each distinct (text, task) once, in one batched call per
-    task, and pads the cached ids per batch exactly as ``model.preprocess`` pads them (tested).
-    Anything it has not seen (another text, a prompt) goes to ``model.preprocess`` unchanged.
+    task, and pads the cached ids per batch exactly as ``model.preprocess`` pads them, on the
+    tokenizer's padding side (tested for right and left padding, the side decoder embedders such as
+    Qwen3-Embedding ship with). Anything it has not seen (another text, a prompt) goes to
+    ``model.preprocess`` unchanged.
     """
 
     def __init__(self, model: SentenceTransformer, texts_by_task: dict[str, list[str]]):
@@ -149,8 +151,7 @@ class TokenizedOnce:
         self.pad_id = model.tokenizer.pad_token_id or 0
         self.rows: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
         self.extras: dict[str, dict] = {}  # non-tensor entries of a task's output, e.g. "modality"
-        if model.tokenizer.padding_side != "right":
-            return  # rows are cut at their attention length: only right padding keeps them whole
+        self.padding_side = model.tokenizer.padding_side
         for task, texts in texts_by_task.items():
             distinct = sorted({t for t in texts if isinstance(t, str)})
             if not distinct:
@@ -158,15 +159,18 @@ class TokenizedOnce:
             encoded = model.preprocess(distinct, task=task)
             tensors = {k: v for k, v in encoded.items() if isinstance(v, torch.Tensor)}
             self.extras[task] = {k: v for k, v in encoded.items() if k not in tensors}
+            width = encoded["attention_mask"].shape[1]
             for i, (text, n) in enumerate(zip(distinct, encoded["attention_mask"].sum(1).tolist())):
-                self.rows[(task, text)] = {k: v[i, :n] for k, v in tensors.items()}
+                kept = slice(None, n) if self.padding_side == "right" else slice(width - n, None)
+                self.rows[(task, text)] = {k: v[i, kept] for k, v in tensors.items()}
 
     def __call__(self, inputs, prompt=None, task=None, **kwargs):
         rows = [self.rows.get((task, x)) if isinstance(x, str) else None for x in inputs]
         if prompt or kwargs or not rows or any(r is None for r in rows):
             return self.preprocess(inputs, prompt=prompt, task=task, **kwargs)
         batch = {key: torch.nn.utils.rnn.pad_sequence([r[key] for r in rows], batch_first=True,
-                                                      padding_value=self.pad_id if key == "input_ids" else 0)
+                                                      padding_value=self.pad_id if key == "input_ids" else 0,
+                                                      padding_side=self.padding_side)
                  for key in rows[0]}
         return {**batch, **self.extras[task]}
 

@@ -5,7 +5,7 @@ import torch
 
 from drscale.logs import log_to
 from drscale.mining import read_jsonl, with_teacher_scores
-from drscale.models import check_fits_in_memory, load_start_model, parameter_counts
+from drscale.models import ModelSpec, check_fits_in_memory, load_start_model, parameter_counts
 from drscale.strategies import make_strategy, strategy_options
 from drscale.train import TrainConfig, train
 
@@ -14,9 +14,10 @@ torch.set_num_threads(snakemake.threads)
 params, wildcards, inputs = snakemake.params, snakemake.wildcards, snakemake.input
 training, seed = params.training, int(wildcards.seed)
 checkpoints = Path(params.checkpoints)
+spec = ModelSpec.from_config(wildcards.model, params.model)
 
 model = load_start_model(Path(inputs.model), seed, training["max_query_length"],
-                         training["max_passage_length"], params.model["pooling"], scratch=checkpoints / "init")
+                         training["max_passage_length"], spec.pooling, scratch=checkpoints / "init")
 check_fits_in_memory(model, wildcards.model, training["batch_size"], training["max_query_length"],
                      training["max_passage_length"])
 # Mined rows are aligned with the pairs file and carry BM25 scores (the 'bm25' denoising teacher).
@@ -28,14 +29,14 @@ target = json.loads(Path(inputs.pareto_target).read_text()) if inputs.get("paret
 options = strategy_options(wildcards.strategy, params.strategy_config, seed, target)
 strategy = make_strategy(wildcards.strategy, **options)
 config = TrainConfig(
-    steps=training["steps"], batch_size=training["batch_size"], learning_rate=params.model["learning_rate"],
+    steps=training["steps"], batch_size=training["batch_size"], learning_rate=spec.learning_rate,
     warmup_ratio=training["warmup_ratio"], weight_decay=training["weight_decay"], seed=seed,
     checkpoint_every=training["checkpoint_every"],
 )
 curve = train(model, strategy, rows, config, checkpoints, Path(snakemake.output.model))
 curve.to_csv(snakemake.output.loss_curve, sep="\t", index=False)
 strategy.trajectory().to_csv(snakemake.output.trajectory, sep="\t", index=False)
-info = {"model": wildcards.model, **parameter_counts(model), "data_size": len(rows), "strategy": wildcards.strategy,
+info = {"model": wildcards.model, "architecture": spec.architecture, **parameter_counts(model), "data_size": len(rows), "strategy": wildcards.strategy,
         "seed": seed, "device": str(model.device), **config.__dict__, "strategy_options": options,
         **({"denoising": strategy.denoising_stats} if hasattr(strategy, "denoising_stats") else {})}
 Path(snakemake.output.model_info).write_text(json.dumps(info, indent=2) + "\n")
