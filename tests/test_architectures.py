@@ -4,6 +4,7 @@ attack path as BERT, its tokenizer framing, last-token pooling and parameter cou
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,7 +64,8 @@ def test_spec_defaults_follow_the_architecture():
     qwen3 = ModelSpec.from_config("q", QWEN3)
     assert (bert.architecture, bert.pooling, bert.tokenizer) == ("bert", "mean", "wordpiece")
     assert (qwen3.architecture, qwen3.pooling, qwen3.tokenizer) == ("qwen3", "lasttoken", "wordpiece-eos")
-    hub = ModelSpec.from_config("e", {"hf": "Qwen/Qwen3-Embedding-0.6B", "architecture": "qwen3", "learning_rate": 1e-5})
+    hub = ModelSpec.from_config("e", {"hf": "Qwen/Qwen3-Embedding-0.6B", "architecture": "qwen3",
+                                      "learning_rate": 1e-5})
     assert (hub.pooling, hub.tokenizer) == ("lasttoken", "e")
     with pytest.raises(ValueError, match="models.x: unknown architecture 'gpt'; use one of"):
         ModelSpec.from_config("x", {**QWEN3, "architecture": "gpt"})
@@ -72,7 +74,7 @@ def test_spec_defaults_follow_the_architecture():
 
 
 def test_schema_lists_every_architecture():
-    schema = yaml.safe_load(open("workflow/schemas/config.schema.yaml"))
+    schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
     entry = schema["properties"]["models"]["additionalProperties"]["properties"]
     assert entry["architecture"]["enum"] == list(ARCHITECTURES)
     assert {a.pooling for a in ARCHITECTURES.values()} <= set(entry["pooling"]["enum"])
@@ -232,3 +234,32 @@ def test_a_byte_level_decoder_is_attacked_from_text(tmp_path, triples):
         assert (a.attacked, a.substitutions) == (b.attacked, b.substitutions)
         assert a.score_after == pytest.approx(b.score_after, abs=1e-4)
         assert a.score_after >= a.score_before
+
+
+@pytest.mark.e2e
+def test_both_architectures_run_end_to_end_and_are_fitted_apart(tmp_path):
+    import pandas as pd
+
+    from tests.test_workflow import snakemake, write_config
+
+    bert = {"init": {"layers": 1, "hidden": 16, "heads": 2, "intermediate": 64}, "learning_rate": 1e-2}
+    decoder = {**bert, "init": {**bert["init"], "intermediate": 52}, "architecture": "qwen3"}
+    config = write_config(
+        tmp_path / "config.yaml", strategies=["standard"], strategy_points={}, data_sizes=[400, 800],
+        models={"L1-H16": bert, "L1-H32": {**bert, "init": {**bert["init"], "hidden": 32, "intermediate": 128}},
+                "qwen3-L1-H16": decoder,
+                "qwen3-L1-H32": {**decoder, "init": {**decoder["init"], "hidden": 32, "intermediate": 100}}},
+        training={"steps": 20, "batch_size": 16, "checkpoint_every": 10, "max_query_length": 24,
+                  "max_passage_length": 48})
+    result = snakemake(tmp_path, "--cores", "2", config=config, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    metrics = pd.read_csv(tmp_path / "results" / "metrics.tsv", sep="\t")
+    sizes = metrics.drop_duplicates("model").set_index("model")
+    assert sizes["architecture"].to_dict() == {"L1-H16": "bert", "L1-H32": "bert", "qwen3-L1-H16": "qwen3",
+                                               "qwen3-L1-H32": "qwen3"}
+    assert sizes.loc["L1-H16", "non_embedding_params"] == sizes.loc["qwen3-L1-H16", "non_embedding_params"] == 3584
+    families = pd.read_csv(tmp_path / "results" / "families.tsv", sep="\t")
+    assert families.groupby("architecture").size().to_dict() == {"bert": 4, "qwen3": 4}
+    fits = pd.read_csv(tmp_path / "results" / "fits.tsv", sep="\t")
+    assert set(fits["architecture"]) == {"bert", "qwen3"}
+    assert (tmp_path / "results" / "report.html").stat().st_size > 0

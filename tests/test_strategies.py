@@ -287,7 +287,8 @@ def test_strategy_options_from_the_workflow_config():
 def tidy(rows):
     records = []
     for strategy, ce_eff, ce_ood, ce_adv in rows:
-        base = {"run": strategy, "model": "m", "architecture": "bert", "non_embedding_params": 100, "total_params": 200, "data_size": 50,
+        base = {"run": strategy, "model": "m", "architecture": "bert",
+                "non_embedding_params": 100, "total_params": 200, "data_size": 50,
                 "strategy": strategy, "seed": 0}
         records.append({**base, "collection": "docs", "role": "in_domain", "metric": "ce", "value": ce_eff})
         records.append({**base, "collection": "ood", "role": "ood", "metric": "ce", "value": ce_ood})

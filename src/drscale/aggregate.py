@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-METRIC_COLUMNS = ["run", "model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy", "seed",
-                  "collection", "role", "metric", "value"]
+METRIC_COLUMNS = ["run", "model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy",
+                  "seed", "collection", "role", "metric", "value"]
 
 
 def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
@@ -31,8 +31,8 @@ def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
                     "role": "in_domain" if collection == in_domain else "ood", "metric": metric, "value": value,
                 })
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    return table.sort_values(["architecture", "strategy", "non_embedding_params", "data_size", "seed", "collection", "metric"],
-                             ignore_index=True)
+    order = ["architecture", "strategy", "non_embedding_params", "data_size", "seed", "collection", "metric"]
+    return table.sort_values(order, ignore_index=True)
 
 
 def ce_table(metrics: pd.DataFrame, role: str = "in_domain", metric: str = "ce") -> pd.DataFrame:

@@ -6,8 +6,8 @@ import itertools
 
 import pandas as pd
 
-from drscale.data import parse_source
 from drscale.architectures import WORDPIECE
+from drscale.data import parse_source
 from drscale.models import ModelSpec
 
 GRID_COLUMNS = ["model", "data", "strategy", "seed"]

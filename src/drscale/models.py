@@ -48,7 +48,8 @@ class ModelSpec:
             raise ValueError(f"models.{name}: give exactly one of 'init', 'hf' or 'local' (got {sources or 'none'})")
         architecture = entry.get("architecture", DEFAULT_ARCHITECTURE)
         if architecture not in ARCHITECTURES:
-            raise ValueError(f"models.{name}: unknown architecture {architecture!r}; use one of {sorted(ARCHITECTURES)}")
+            raise ValueError(f"models.{name}: unknown architecture {architecture!r}; "
+                             f"use one of {sorted(ARCHITECTURES)}")
         family = ARCHITECTURES[architecture]
         if "init" in entry and entry.get("tokenizer", family.tokenizer) != family.tokenizer:
             raise ValueError(f"models.{name}: an 'init' {architecture} model uses the '{family.tokenizer}' tokenizer "

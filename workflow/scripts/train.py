@@ -36,8 +36,9 @@ config = TrainConfig(
 curve = train(model, strategy, rows, config, checkpoints, Path(snakemake.output.model))
 curve.to_csv(snakemake.output.loss_curve, sep="\t", index=False)
 strategy.trajectory().to_csv(snakemake.output.trajectory, sep="\t", index=False)
-info = {"model": wildcards.model, "architecture": spec.architecture, **parameter_counts(model), "data_size": len(rows), "strategy": wildcards.strategy,
-        "seed": seed, "device": str(model.device), **config.__dict__, "strategy_options": options,
+info = {"model": wildcards.model, "architecture": spec.architecture, **parameter_counts(model), "data_size": len(rows),
+        "strategy": wildcards.strategy, "seed": seed, "device": str(model.device), **config.__dict__,
+        "strategy_options": options,
         **({"denoising": strategy.denoising_stats} if hasattr(strategy, "denoising_stats") else {})}
 Path(snakemake.output.model_info).write_text(json.dumps(info, indent=2) + "\n")
 print(json.dumps(info, indent=2))
