@@ -204,28 +204,46 @@ def test_a_decoder_is_attacked_on_spliced_ids(trained):
         assert a.score_after == pytest.approx(b.score_after, abs=1e-4)
 
 
-def test_a_byte_level_decoder_is_attacked_from_text(tmp_path, triples):
-    """A Qwen-style byte-level BPE (as hub decoders ship) glues a word's leading space to it, so
-    passages cannot be spliced from their words' ids: the attack scores candidates from text."""
+def _byte_level_decoder(folder, texts, end_token=True):
+    """A random Qwen3 with a Qwen-style byte-level BPE (left padding, as hub decoders ship), saved
+    as a plain transformers folder, with or without a post-processor that appends the end token."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3Model
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator([t for _, q, d in triples for t in (q, d)],
-                            trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    bpe.post_processor = processors.TemplateProcessing(single="$A <|endoftext|>",
-                                                       special_tokens=[("<|endoftext|>", 0)])
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    if end_token:
+        bpe.post_processor = processors.TemplateProcessing(single="$A <|endoftext|>",
+                                                           special_tokens=[("<|endoftext|>", 0)])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
                                         padding_side="left")
-    tokenizer.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(folder)
     torch.manual_seed(0)
     Qwen3Model(Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=48, num_hidden_layers=1,
                            num_attention_heads=4, num_key_value_heads=4, head_dim=8, use_cache=False)
-               ).save_pretrained(tmp_path)
-    model = load_start_model(tmp_path, 0, 16, 32, pooling="lasttoken")
+               ).save_pretrained(folder)
+    return folder
+
+
+def test_a_local_decoder_without_an_end_token_fails_in_prepare_model(tmp_path, triples):
+    texts = [t for _, q, d in triples for t in (q, d)]
+    entry = {"architecture": "qwen3", "learning_rate": 1e-4}
+    plain = ModelSpec.from_config("plain", {**entry, "local": str(_byte_level_decoder(tmp_path / "a", texts, False))})
+    with pytest.raises(ValueError, match="models.plain: last-token pooling needs a tokenizer that appends its end"):
+        prepare_model(plain, tmp_path / "prepared-a")
+    framed = ModelSpec.from_config("framed", {**entry, "local": str(_byte_level_decoder(tmp_path / "b", texts))})
+    prepare_model(framed, tmp_path / "prepared-b")
+    assert (tmp_path / "prepared-b" / "drscale_spec.json").exists()
+
+
+def test_a_byte_level_decoder_is_attacked_from_text(tmp_path, triples):
+    """A byte-level BPE glues a word's leading space to it, so passages cannot be spliced from
+    their words' ids: the attack scores candidates from text, with the unbatched attack's results."""
+    folder = _byte_level_decoder(tmp_path, [t for _, q, d in triples for t in (q, d)])
+    model = load_start_model(folder, 0, 16, 32, pooling="lasttoken")
     assert _SplicedIds.for_model(model) is None
     synonyms, pairs = load_synonyms(None), _non_relevant_pairs()[:4]
     batched = attack_pairs(model, pairs, synonyms, ATTACK)

@@ -90,7 +90,27 @@ def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = No
             raise FileNotFoundError(f"models.{spec.name}: local path {source} has no config.json; "
                                     "point 'local' at a saved transformers or sentence-transformers model")
         shutil.copytree(source, output, dirs_exist_ok=True)
+    check_end_token(spec, output)
     (output / "drscale_spec.json").write_text(json.dumps({"name": spec.name, "source": spec.source}) + "\n")
+
+
+def check_end_token(spec: ModelSpec, prepared: Path) -> None:
+    """Last-token pooling reads the end token: fail before training when the prepared tokenizer of
+    a model pooled that way does not append one (a plain decoder checkpoint's tokenizer often
+    does not; Qwen3-Embedding's does). A sentence-transformers folder brings its own pooling."""
+    if spec.pooling != "lasttoken" or (prepared / "modules.json").exists():
+        return
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(prepared)
+    ids = tokenizer("a")["input_ids"]
+    if tokenizer.eos_token_id is None or ids[-1] != tokenizer.eos_token_id:
+        raise ValueError(
+            f"models.{spec.name}: last-token pooling needs a tokenizer that appends its end token, but "
+            f"{tokenizer.__class__.__name__} gives 'a' -> {ids} (eos_token {tokenizer.eos_token!r}); add a "
+            "post-processor that appends it (tokenizers.processors.TemplateProcessing, single='$A <eos>') "
+            "to the model's tokenizer.json, or set 'pooling' to mean"
+        )
 
 
 def _download_from_hub(spec: ModelSpec, output: Path) -> None:
