@@ -51,6 +51,13 @@ def test_frontier_table_is_per_grid_point():
     }
 
 
+def test_architectures_at_matched_n_have_their_own_frontiers():
+    families = pd.DataFrame({"model": ["b", "q"], "architecture": ["bert", "qwen3"], "non_embedding_params": 10,
+                             "total_params": 20, "data_size": 100, "strategy": "standard",
+                             "ce_eff": [1.0, 2.0], "ce_rob": [1.0, 2.0], "ce_joint": 0.0})
+    assert frontier_table(families)["on_frontier"].tolist() == [True, True]
+
+
 def test_knee_ratio():
     points = pd.DataFrame({"ce_eff": [1, 2, 5, 10, 6], "ce_rob": [10, 3, 2.5, 1, 9]})
     # Normalised distances to utopia: 1, 0.25, 0.47, 1, (dominated) 1.05.

@@ -26,10 +26,12 @@ def pareto_frontier(points: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob") 
 
 def frontier_table(families_df: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob") -> pd.DataFrame:
     """Every strategy at every (N, D) with ``on_frontier``: non-dominated among the strategies
-    trained at that same (N, D), the rows of results/frontier.tsv."""
+    trained at that same (N, D) and architecture (two families at matched N are not strategies
+    of one model), the rows of results/frontier.tsv."""
     columns = [c for c in [*GRID_KEYS, x, y, "ce_joint"] if c in families_df.columns]
-    table = families_df[list(dict.fromkeys(columns))].sort_values(["non_embedding_params", "data_size", "strategy"])
-    by_grid_point = table.groupby(["non_embedding_params", "data_size"], sort=False)
+    point = [c for c in ("architecture", "non_embedding_params", "data_size") if c in columns]
+    table = families_df[list(dict.fromkeys(columns))].sort_values([*point, "strategy"])
+    by_grid_point = table.groupby(point, sort=False)
     masks = [pareto_frontier(group, x, y) for _, group in by_grid_point]
     table["on_frontier"] = pd.concat(masks).reindex(table.index) if masks else pd.Series(dtype=bool)
     return table.reset_index(drop=True)
