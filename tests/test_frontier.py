@@ -112,3 +112,19 @@ def test_efficiency_table():
     np.testing.assert_allclose(standard["baseline_ce_joint_fit"], predict_joint(LAW, N, D))
     adversarial = table[table["baseline"] == "adversarial"]
     assert adversarial["k_N"].isna().all() and adversarial["note"].str.startswith("baseline fit skipped").all()
+
+
+def test_efficiency_compares_each_architecture_with_its_own_baseline_law():
+    N, D = np.array([1e4, 1e5]), np.array([300, 1000])
+    point = {"non_embedding_params": N.astype(int), "total_params": 0, "data_size": D, "strategy": "pareto",
+             "ce_joint": predict_joint(LAW, 2.5 * N, D)}
+    families = pd.concat([pd.DataFrame({"model": ["a", "b"], "architecture": "bert", **point}),
+                          pd.DataFrame({"model": ["qa", "qb"], "architecture": "qwen3", **point})])
+    fits = pd.DataFrame([
+        {"architecture": "bert", "strategy": "standard", "family": "ce_joint", "law": "joint", **LAW, "status": "ok"},
+        {"architecture": "qwen3", "strategy": "standard", "family": "ce_joint", "law": "joint", **LAW,
+         "A": 2.5 * LAW["A"], "status": "ok"},  # needs 2.5x the N of bert's law for the same loss
+    ])
+    k_n = efficiency_table(families, fits).set_index("model")["k_N"]
+    np.testing.assert_allclose(k_n[["a", "b"]], 2.5)
+    np.testing.assert_allclose(k_n[["qa", "qb"]], 6.25)

@@ -89,14 +89,20 @@ def efficiency_table(
 ) -> pd.DataFrame:
     """For every (N, D) of ``pareto_strategy`` and every baseline with a joint law of ``family`` in
     ``joint_fits`` (rows of ``fit_table``; other laws are ignored): the multiples k_N and k_D that
-    the baseline needs to match Pareto training. The rows of results/efficiency.tsv."""
-    laws = joint_fits[(joint_fits["law"] == "joint") & (joint_fits["family"] == family)].set_index("strategy")
+    the baseline needs to match Pareto training. The rows of results/efficiency.tsv. A grid with
+    several architectures compares each point with the baseline law of its own architecture."""
+    by_architecture = "architecture" in joint_fits.columns and "architecture" in families_df.columns
+    keys = ["architecture", "strategy"] if by_architecture else ["strategy"]
+    laws = joint_fits[(joint_fits["law"] == "joint") & (joint_fits["family"] == family)].set_index(keys)
     targets = families_df[families_df["strategy"] == pareto_strategy].sort_values(["non_embedding_params", "data_size"])
     rows = []
-    for baseline in [b for b in baselines if b in laws.index]:
-        law = laws.loc[baseline]
-        params = {p: float(law[p]) for p in ALL_PARAMS}
+    for baseline in baselines:
         for _, point in targets.iterrows():
+            key = (point["architecture"], baseline) if by_architecture else baseline
+            if key not in laws.index:
+                continue
+            law = laws.loc[key]
+            params = {p: float(law[p]) for p in ALL_PARAMS}
             N, D, target = float(point["non_embedding_params"]), float(point["data_size"]), float(point[family])
             result = {"k_N": np.nan, "k_D": np.nan, f"baseline_{family}_fit": np.nan}
             if law["status"] != "ok":
