@@ -2,16 +2,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from matplotlib.collections import PathCollection
+
+from drscale.budget import iso_cost_curves, plan
 from drscale.fit import predict_joint, scaling_fits
 from drscale.frontier import frontier_table
-from drscale.plots import plot_exponents, plot_frontier, plot_scaling_curves, plot_weight_trajectories
+from drscale.plots import (
+    compact,
+    plot_exponents,
+    plot_frontier,
+    plot_iso_cost,
+    plot_scaling_curves,
+    plot_weight_trajectories,
+)
 
 LAW = {"A": 2e3, "B": 500.0, "alpha": 0.35, "beta": 0.6, "delta": 0.8}
 
 
 @pytest.fixture(scope="module")
 def families():
-    N, D = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e6, 4), [300, 1000, 3000]))
+    N, D = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e6, 5), [300, 1000, 3000]))
     rows = []
     for strategy, eff_shift, rob_shift in (("standard", 1.0, 1.3), ("adversarial", 1.1, 1.1), ("pareto", 1.02, 1.12)):
         rows.append(
@@ -40,25 +50,91 @@ def _written(path):
     return path.exists() and path.stat().st_size > 0
 
 
+def _points(ax) -> int:
+    return sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+
+
+def _text(ax) -> str:
+    return " ".join(t.get_text() for t in ax.texts)
+
+
 def test_scaling_curves(tmp_path, families, fits):
     table, draws = fits
-    plot_scaling_curves(families, table, "ce_eff", tmp_path / "eff.png", draws=draws)
-    plot_scaling_curves(families, table, "ce_rob", tmp_path / "rob.svg")  # points, no fits
-    plot_scaling_curves(families, table, "ce_adv", tmp_path / "adv.png")  # NaN family: a note
+    # A strategy measured only at a smaller D and N (like the default's strategy points).
+    extra = families[(families["strategy"] == "standard") & (families["data_size"] == 1000)
+                     & (families["non_embedding_params"] < 1e6)].assign(strategy="hard_negative")
+    with_extra = pd.concat([families, extra], ignore_index=True)
+    fig = plot_scaling_curves(with_extra, table, "ce_eff", tmp_path / "eff.png", draws=draws)
+    left, right = fig.axes
+    assert left.get_title() == "L(N) at the largest D (D = 3k)" and right.get_title() == "L(D) at the largest N (N = 1M)"
+    # 3 strategies x 5 N at D = 3000; hard_negative (D = 1000 only) is not in the panel.
+    assert _points(left) == 15 and _points(right) == 3 * 3
+    assert {t.get_text().split(" ")[0] for t in left.get_legend().get_texts()} == {"standard", "adversarial", "pareto"}
+    assert len(left.lines) == 3  # one fitted law per strategy
+    # Three data sizes cannot fit the three-parameter D-law: points only, and the legend says so.
+    assert not right.lines and all(t.get_text().endswith("(not fitted)") for t in right.get_legend().get_texts())
+    assert len([c for c in left.collections if not isinstance(c, PathCollection)]) == 3  # three bootstrap bands
+    assert [t.get_text() for t in left.get_xticklabels()] == ["10k", "31.6k", "100k", "316k", "1M"]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["300", "1k", "3k"]
+    fig = plot_scaling_curves(families, table, "ce_rob", tmp_path / "rob.svg")  # points, no fits
+    assert _points(fig.axes[0]) == 15 and not fig.axes[0].lines
+    fig = plot_scaling_curves(families, table, "ce_adv", tmp_path / "adv.png")  # NaN family: a note
+    assert "No finite ce_adv" in _text(fig.axes[0])
     plot_scaling_curves(families.iloc[:2], table.iloc[:0], "ce_eff", tmp_path / "unfitted.png")
     assert all(_written(tmp_path / f) for f in ("eff.png", "rob.svg", "adv.png", "unfitted.png"))
 
 
+def test_compact_tick_labels():
+    assert [compact(v) for v in (300, 3600, 13824, 413000, 1.2e6)] == ["300", "3.6k", "13.8k", "413k", "1.2M"]
+
+
 def test_exponents(tmp_path, fits):
-    plot_exponents(fits[0], tmp_path / "exponents.png")
-    plot_exponents(fits[0][fits[0]["family"] == "ce_adv"], tmp_path / "none.png")
+    fig = plot_exponents(fits[0], tmp_path / "exponents.png")
+    assert [ax.get_title() for ax in fig.axes] == ["L(N) exponent alpha", "L(D) exponent beta"]
+    assert len(fig.axes[0].patches) == 3  # one bar per strategy for the one fitted family
+    fig = plot_exponents(fits[0][fits[0]["family"] == "ce_adv"], tmp_path / "none.png")
+    assert "No scaling law" in _text(fig.axes[0])
     assert _written(tmp_path / "exponents.png") and _written(tmp_path / "none.png")
 
 
 def test_frontier(tmp_path, families):
-    plot_frontier(frontier_table(families), tmp_path / "frontier.png")
-    plot_frontier(families.assign(ce_rob=np.nan), tmp_path / "none.png")
+    table = frontier_table(families)
+    table["ce_eff_lo"], table["ce_eff_hi"] = table["ce_eff"] - 0.01, table["ce_eff"] + 0.01
+    fig = plot_frontier(table, tmp_path / "frontier.png")
+    across_n, across_d = fig.axes
+    assert across_n.get_title().startswith("each strategy across N") and across_d.get_title().startswith(
+        "each strategy across D")
+    assert _points(across_n) == 3 * 15  # every strategy's every (N, D)
+    # Lines: per strategy one per D (3) on the left, one per N (5) on the right; plus 15 frontier staircases.
+    for ax, per_strategy in ((across_n, 3), (across_d, 5)):
+        gids = [line.get_gid() or "" for line in ax.lines]
+        assert sum(g.startswith("scaling ") for g in gids) == 3 * per_strategy and gids.count("frontier") == 15
+    assert sum(1 for t in across_n.texts) == 3 * 3  # one arrow per joined line
+    stars = [c for c in across_n.collections if isinstance(c, PathCollection) and c.get_sizes()[0] == 150]
+    assert len(stars) == 1 and len(stars[0].get_offsets()) == 15  # Pareto training
+    assert len(across_n.containers) == 3  # error bars per strategy from ce_eff_lo / ce_eff_hi
+    fig = plot_frontier(families.assign(ce_rob=np.nan), tmp_path / "none.png")
+    assert "no frontier" in _text(fig.axes[0])
     assert _written(tmp_path / "frontier.png") and _written(tmp_path / "none.png")
+
+
+def test_iso_cost(tmp_path, families, fits):
+    table, draws = fits
+    cost_law = pd.DataFrame([{"stage": "train", "strategy": "standard", "quantity": "flops", "status": "ok",
+                              "coef": 6 * 1e4, "exp_N": 1.0, "exp_D": 0.5}])
+    costs = pd.DataFrame({"stage": "train", "strategy": ["standard", "adversarial", "pareto"], "seed": 0,
+                          "non_embedding_params": 1e4, "data_size": 300, "cpu_time": [1.0, 2.0, 3.0], "flops": 1e9})
+    budgets = [1e11, 1e12]
+    curves = iso_cost_curves(table, cost_law, costs, families, budgets, families=("ce_eff",))
+    best = plan(table, draws, cost_law, costs, families, budgets, families=("ce_eff",))
+    fig = plot_iso_cost(curves, best, tmp_path / "iso.png", families=("ce_eff",), measured=families)
+    ax = fig.axes[0]
+    assert ax.get_title() == "ce_eff: loss at fixed training cost"
+    assert len(ax.lines) == 2 and _points(ax) == 2  # a curve and its starred optimum per budget
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        "C = 1e+11 FLOPs (standard)", "C = 1e+12 FLOPs (standard)"]
+    fig = plot_iso_cost(curves.iloc[:0], best, tmp_path / "none.png")
+    assert "no iso-cost" in _text(fig.axes[0])
 
 
 def test_weight_trajectories(tmp_path):

@@ -8,7 +8,9 @@ log_to(snakemake.log[0])
 settings = snakemake.params.analysis
 families = metric_families(pd.read_csv(snakemake.input[0], sep="\t"), settings["robustness_weight"])
 families.to_csv(snakemake.output.families, sep="\t", index=False)
-fits, draws = scaling_fits(families, n_bootstrap=settings["bootstrap"], seed=settings["seed"])
+fits, draws = scaling_fits(
+    families, n_bootstrap=settings["bootstrap"], seed=settings["seed"], objective=settings["fit_objective"]
+)
 fits.to_csv(snakemake.output.fits, sep="\t", index=False)
 draws.to_csv(snakemake.output.draws, sep="\t", index=False)
 print(fits.to_string())

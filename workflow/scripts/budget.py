@@ -1,0 +1,15 @@
+import pandas as pd
+
+from drscale.budget import default_budgets, iso_cost_curves, plan
+from drscale.logs import log_to
+from drscale.plots import plot_iso_cost
+
+log_to(snakemake.log[0])
+tables = {name: pd.read_csv(path, sep="\t") for name, path in snakemake.input.items()}
+budgets = snakemake.params.budgets or default_budgets(tables["costs"])
+inputs = tables["fits"], tables["cost_fits"], tables["costs"], tables["families"], budgets
+table = plan(tables["fits"], tables["draws"], *inputs[1:])
+table.to_csv(snakemake.output.budget, sep="\t", index=False)
+standard = tables["families"][tables["families"]["strategy"] == "standard"]
+plot_iso_cost(iso_cost_curves(*inputs), table, snakemake.output.plot, measured=standard)
+print(f"budgets (FLOPs): {budgets}", table.to_string(), sep="\n")
