@@ -112,3 +112,13 @@ def test_budget_optimum_by_hand():
 def test_default_budgets_span_the_grid():
     *_, costs, _ = _chinchilla_inputs()
     assert default_budgets(costs) == [1e6, 2.2e7, 4.6e8, 1e10]
+
+
+def test_budget_when_data_costs_no_compute():
+    # Fixed steps: cost = N alone. The budget buys N = C (up to the search grid), D is the largest measured.
+    fits, draws, cost_law, costs, families = _chinchilla_inputs()
+    cost_law = cost_law.assign(exp_D=np.nan)
+    row = plan(fits, draws, cost_law, costs, families, [1.0000001e5], families=("ce_joint",)).iloc[0]
+    assert row["non_embedding_params"] == pytest.approx(1e5) and row["data_size"] == pytest.approx(1e4)
+    assert row["predicted"] == pytest.approx(1e4 / 1e5 + 1e2 / 1e4 + 1.0)  # 1.11
+    assert not row["outside_grid"] and "does not grow with D" in row["note"]

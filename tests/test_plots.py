@@ -101,18 +101,21 @@ def test_frontier(tmp_path, families):
     table = frontier_table(families)
     table["ce_eff_lo"], table["ce_eff_hi"] = table["ce_eff"] - 0.01, table["ce_eff"] + 0.01
     fig = plot_frontier(table, tmp_path / "frontier.png")
-    across_n, across_d = fig.axes
-    assert across_n.get_title().startswith("each strategy across N") and across_d.get_title().startswith(
-        "each strategy across D")
-    assert _points(across_n) == 3 * 15  # every strategy's every (N, D)
-    # Lines: per strategy one per D (3) on the left, one per N (5) on the right; plus 15 frontier staircases.
-    for ax, per_strategy in ((across_n, 3), (across_d, 5)):
+    whole, zoom = fig.axes
+    assert whole.get_title().startswith("every grid point") and zoom.get_title().startswith("zoom: the 15 (N, D)")
+    for ax in (whole, zoom):
+        assert _points(ax) == 3 * 15  # every strategy's every (N, D)
         gids = [line.get_gid() or "" for line in ax.lines]
-        assert sum(g.startswith("scaling ") for g in gids) == 3 * per_strategy and gids.count("frontier") == 15
-    assert sum(1 for t in across_n.texts) == 3 * 3  # one arrow per joined line
-    stars = [c for c in across_n.collections if isinstance(c, PathCollection) and c.get_sizes()[0] == 150]
-    assert len(stars) == 1 and len(stars[0].get_offsets()) == 15  # Pareto training
-    assert len(across_n.containers) == 3  # error bars per strategy from ce_eff_lo / ce_eff_hi
+        # Per strategy: one line across N per D (3), one across D per N (5); a frontier per (N, D).
+        assert sum(g.startswith("across N ") for g in gids) == 3 * 3
+        assert sum(g.startswith("across D ") for g in gids) == 3 * 5 and gids.count("frontier") == 15
+        stars = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_sizes()[0] == 150]
+        assert len(stars) == 1 and len(stars[0].get_offsets()) == 15  # Pareto training
+        assert len(ax.containers) == 3  # error bars per strategy from ce_eff_lo / ce_eff_hi
+    assert sum(1 for t in whole.texts) == 3 * (3 + 5)  # one arrow per joined line
+    # A single strategy: nothing competes, one panel, no frontier.
+    fig = plot_frontier(table[table["strategy"] == "standard"], tmp_path / "standard.png")
+    assert len(fig.axes) == 1 and not [g for g in (line.get_gid() for line in fig.axes[0].lines) if g == "frontier"]
     fig = plot_frontier(families.assign(ce_rob=np.nan), tmp_path / "none.png")
     assert "no frontier" in _text(fig.axes[0])
     assert _written(tmp_path / "frontier.png") and _written(tmp_path / "none.png")

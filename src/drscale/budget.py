@@ -9,8 +9,9 @@ planner keeps what the budget affords and takes the lowest predicted loss; the i
 measured N or D range is flagged: it is an extrapolation of the laws.
 
 The workflow trains every grid point for the same number of steps, so training FLOPs do not
-grow with D (the fitted D-exponent is 0): within a budget more data costs no compute, and the
-planner then picks the largest D it searches (flagged ``outside_grid``).
+grow with D (the fitted D-exponent is 0): more data costs no compute. The planner then searches
+D only up to the largest measured D (taking more data than was measured is not a compute
+decision) and each budget buys N alone; ``note`` says so.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def default_budgets(costs: pd.DataFrame, n: int = N_DEFAULT_BUDGETS) -> list[flo
     return [float(f"{b:.2g}") for b in np.geomspace(flops.min(), flops.max(), n)]
 
 
-def _train_flops_law(cost_fits: pd.DataFrame) -> dict | None:
+def train_flops_law(cost_fits: pd.DataFrame) -> dict | None:
+    """The standard strategy's fitted training-FLOPs law (a row of cost_fits.tsv), or None."""
     rows = cost_fits[(cost_fits["stage"] == "train") & (cost_fits["strategy"] == "standard")
                      & (cost_fits["quantity"] == "flops") & (cost_fits["status"] == "ok")]
     return rows.iloc[0].to_dict() if len(rows) else None
@@ -54,23 +56,29 @@ def _joint_params(fits: pd.DataFrame, strategy: str, family: str) -> dict | None
     return {p: float(rows.iloc[0][p]) for p in PARAMS["joint"]}
 
 
-def search_grid(families_df: pd.DataFrame, extent: float = EXTENT, points: int = POINTS):
-    """Log-spaced N and D axes reaching ``extent`` times past the measured ranges."""
+def data_is_free(law: dict) -> bool:
+    """True when the training cost law does not grow with D (fixed steps)."""
+    return bool(np.isnan(law["exp_D"]) or abs(law["exp_D"]) < 1e-9)
+
+
+def search_grid(families_df: pd.DataFrame, extent: float = EXTENT, points: int = POINTS, free_data: bool = False):
+    """Log-spaced N and D axes reaching ``extent`` times past the measured ranges (D only up to
+    the largest measured one when data costs no compute)."""
     n, d = families_df["non_embedding_params"].astype(float), families_df["data_size"].astype(float)
-    return (np.geomspace(n.min() / extent, n.max() * extent, points),
-            np.geomspace(d.min() / extent, d.max() * extent, points))
+    d_max = d.max() if free_data else d.max() * extent
+    return (np.geomspace(n.min() / extent, n.max() * extent, points), np.geomspace(d.min() / extent, d_max, points))
 
 
 def iso_cost_curves(fits, cost_fits, costs, families_df, budgets, families=BUDGET_FAMILIES):
     """Per budget, family and strategy: the lowest predicted loss at each N over the D the budget
     affords there (rows: budget_flops, family, strategy, non_embedding_params, data_size,
     predicted, cost_flops). Empty without a training-FLOPs law."""
-    law = _train_flops_law(cost_fits)
+    law = train_flops_law(cost_fits)
     if law is None or not budgets or families_df.empty:
         return pd.DataFrame(columns=["budget_flops", "family", "strategy", "non_embedding_params", "data_size",
                                      "predicted", "cost_flops"])
     ratios = strategy_cost_ratios(costs)
-    N, D = search_grid(families_df)
+    N, D = search_grid(families_df, free_data=data_is_free(law))
     NN, DD = np.meshgrid(N, D, indexing="ij")
     rows = []
     for family in families:
@@ -95,12 +103,15 @@ def plan(fits, draws, cost_fits, costs, families_df, budgets, families=BUDGET_FA
     """The rows of results/budget.tsv (``BUDGET_COLUMNS``): per budget and family, the best
     strategy and (N, D) with its predicted loss and bootstrap interval."""
     curves = iso_cost_curves(fits, cost_fits, costs, families_df, budgets, families)
+    law = train_flops_law(cost_fits)
+    free = "training cost does not grow with D (fixed steps): the largest measured D" if (
+        law is not None and data_is_free(law)) else ""
     rows = []
     for budget in budgets:
         for family in families:
             mine = curves[(curves["budget_flops"] == budget) & (curves["family"] == family)] if len(curves) else curves
             if mine.empty:
-                note = ("no training-FLOPs cost law" if _train_flops_law(cost_fits) is None
+                note = ("no training-FLOPs cost law" if train_flops_law(cost_fits) is None
                         else f"no joint law of {family}, or the budget affords no searched (N, D)")
                 rows.append({"budget_flops": budget, "family": family, "note": note})
                 continue
@@ -118,5 +129,5 @@ def plan(fits, draws, cost_fits, costs, families_df, budgets, families=BUDGET_FA
             rows.append({"budget_flops": budget, "family": family, "strategy": strategy, "non_embedding_params": N,
                          "data_size": D, "cost_flops": float(best["cost_flops"]), "predicted": float(best["predicted"]),
                          "predicted_lo": float(lo), "predicted_hi": float(hi), "outside_grid": bool(outside),
-                         "note": "; ".join(outside) if outside else ("" if band else "no bootstrap draws")})
+                         "note": "; ".join([*outside, *([free] if free else []), *([] if band else ["no bootstrap draws"])])})
     return pd.DataFrame(rows, columns=BUDGET_COLUMNS)

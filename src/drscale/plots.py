@@ -145,7 +145,8 @@ def plot_scaling_curves(
         if len(sl_all):
             ax.legend(fontsize=7)
     axes[0].set_ylabel(family_label(family))
-    _loss_ticks(axes[0].yaxis, points[family].min(), points[family].max())
+    shown = points[(points["data_size"] == max_d) | (points["non_embedding_params"] == max_n)][family]
+    _loss_ticks(axes[0].yaxis, shown.min(), shown.max())
     return _save(fig, path)
 
 
@@ -191,46 +192,64 @@ def _interval(cell: pd.DataFrame, column: str):
     return np.nan_to_num(np.array([value - lo, hi - value]).clip(min=0))
 
 
+def _competing(data: pd.DataFrame) -> list[pd.DataFrame]:
+    """The (N, D) cells where at least two strategies were trained."""
+    return [cell for _, cell in data.groupby(["non_embedding_params", "data_size"]) if cell["strategy"].nunique() >= 2]
+
+
 def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_rob") -> Figure:
     """The study's figure: every strategy's (effectiveness, robustness) points in one plane,
-    joined across N at each D (left) and across D at each N (right), with an arrow towards the
-    larger resource so the direction in which each strategy scales is visible; seed intervals
-    as error bars (``*_lo``/``*_hi``), Pareto training as stars, and at every (N, D) where
-    strategies compete, the frontier of its non-dominated points as a dashed staircase."""
+    joined across N at each D (solid) and across D at each N (dotted), arrows towards the larger
+    resource, so the direction in which each strategy scales is visible; seed intervals as error
+    bars (``*_lo``/``*_hi``), Pareto training as stars, and at every (N, D) where strategies
+    compete, the frontier of its non-dominated points as a dashed staircase. The right panel
+    zooms onto those (N, D) cells."""
     data = points.dropna(subset=[x, y]) if {x, y} <= set(points.columns) else points.iloc[:0]
     if data.empty:
         return _nothing_to_plot(path, f"No grid point has both {x} and {y}: no frontier to plot.")
+    cells = _competing(data)
     fig = Figure(figsize=(12, 5.5))
-    axes = fig.subplots(1, 2, sharex=True, sharey=True)
-    panels = ((axes[0], "non_embedding_params", "data_size", "N"), (axes[1], "data_size", "non_embedding_params", "D"))
+    axes = fig.subplots(1, 2 if cells else 1, squeeze=False)[0]
     strategies = sorted(data["strategy"].unique(), key=lambda s: (_strategy_rank(s), s))
-    for ax, along, fixed, name in panels:
-        for _, cell in data.groupby(["non_embedding_params", "data_size"]):
-            if cell["strategy"].nunique() < 2:
-                continue
+    for ax in axes:
+        for cell in cells:
             front = cell[pareto_frontier(cell, x, y)].sort_values(x)
             ax.step(front[x], front[y], where="post", color="black", ls="--", lw=0.8, zorder=1, gid="frontier")
         for strategy in strategies:
             mine, color = data[data["strategy"] == strategy], _color(strategy)
             star = strategy in PARETO_STRATEGIES
-            for _, line in mine.groupby(fixed):
-                line = line.sort_values(along)
-                if len(line) < 2:
-                    continue
-                ax.plot(line[x], line[y], color=color, lw=1.2, alpha=0.8, zorder=2, gid=f"scaling {strategy}")
-                (x0, y0), (x1, y1) = line[[x, y]].to_numpy(float)[-2:]
-                ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
-                            arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.2})
+            for along, fixed, name, style in (("non_embedding_params", "data_size", "N", "-"),
+                                              ("data_size", "non_embedding_params", "D", ":")):
+                for _, line in mine.groupby(fixed):
+                    line = line.sort_values(along)
+                    if len(line) < 2:
+                        continue
+                    ax.plot(line[x], line[y], color=color, ls=style, lw=1.2, alpha=0.8, zorder=2,
+                            gid=f"across {name} {strategy}")
+                    (x0, y0), (x1, y1) = line[[x, y]].to_numpy(float)[-2:]
+                    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
+                                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.0, "ls": style})
             xerr, yerr = _interval(mine, x), _interval(mine, y)
             if xerr is not None or yerr is not None:
                 ax.errorbar(mine[x], mine[y], xerr=xerr, yerr=yerr, fmt="none", ecolor=color, elinewidth=0.8,
                             capsize=2, zorder=2)
             ax.scatter(mine[x], mine[y], color=color, marker="*" if star else "o", s=150 if star else 30,
                        edgecolors="black" if star else "none", zorder=3, label=strategy)
-        ax.set_title(f"each strategy across {name} (arrow: larger {name}; lines at a fixed "
-                     f"{'D' if name == 'N' else 'N'})", fontsize=9)
         ax.set_xlabel(f"{x}: effectiveness CE (lower is better)")
-    axes[0].set_ylabel(f"{y}: robustness CE (lower is better)")
+        ax.set_ylabel(f"{y}: robustness CE (lower is better)")
+    axes[0].set_title("every grid point; lines join a strategy across N (solid) and D (dotted), arrows to larger",
+                      fontsize=9)
+    if cells:
+        zoom = pd.concat(cells)
+        lo = zoom[[x, y]].min().to_numpy(float)
+        hi = zoom[[x, y]].max().to_numpy(float)
+        pad = np.maximum((hi - lo) * 0.15, 0.02)
+        axes[1].set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]))
+        for cell in cells:
+            n, d = cell["non_embedding_params"].iloc[0], cell["data_size"].iloc[0]
+            axes[1].annotate(f"N={compact(n)}, D={compact(d)}", (cell[x].max(), cell[y].max()), fontsize=7,
+                             xytext=(4, 4), textcoords="offset points")
+        axes[1].set_title(f"zoom: the {len(cells)} (N, D) where strategies compete, with their frontiers", fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", ls="--", lw=0.8))
     labels.append("frontier at an (N, D)")
@@ -240,10 +259,12 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
 
 
 def plot_iso_cost(curves: pd.DataFrame, budget_table: pd.DataFrame, path, families=("ce_eff", "ce_rob", "ce_joint"),
-                  measured: pd.DataFrame | None = None) -> Figure:
+                  measured: pd.DataFrame | None = None, free_data: bool = False) -> Figure:
     """Iso-cost curves as Hoffmann et al. draw them: per family, the predicted loss against N at
     a fixed training budget (the best D the budget affords at each N), one curve per budget for
-    the strategy the planner picks there, its optimum marked; the measured N range shaded."""
+    the strategy the planner picks there, its optimum marked; the measured N range shaded. With
+    ``free_data`` (training cost independent of D) the curves coincide up to each budget's
+    largest affordable N, and the figure says so."""
     families = [f for f in families if len(curves) and (curves["family"] == f).any()]
     if not families:
         return _nothing_to_plot(path, "No joint law with a training-cost law: no iso-cost curves to plot.")
@@ -269,6 +290,9 @@ def plot_iso_cost(curves: pd.DataFrame, budget_table: pd.DataFrame, path, famili
         ax.set(xscale="log", xlabel=AXIS_LABELS["N"], ylabel=f"predicted {family_label(family)}",
                title=f"{family}: loss at fixed training cost")
         ax.legend(fontsize=7)
+    if free_data:
+        fig.suptitle("Training cost does not grow with D at a fixed number of steps: every budget takes the largest "
+                     "measured D, the curves coincide and end at the largest N the budget affords", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
