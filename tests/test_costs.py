@@ -30,16 +30,30 @@ def _runs(tmp_path, strategies=("standard",), seconds=lambda n, d, s: 1e-3 * n**
             for s in strategies:
                 run = tmp_path / f"{s}-{n:.0f}-{d}"
                 run.mkdir()
-                info = {"model": f"m{n:.0f}", "non_embedding_params": int(n), "data_size": d, "strategy": s,
-                        "seed": 0, "device": "cpu", "steps": 30, "batch_size": 16}
+                info = {
+                    "model": f"m{n:.0f}",
+                    "non_embedding_params": int(n),
+                    "data_size": d,
+                    "strategy": s,
+                    "seed": 0,
+                    "device": "cpu",
+                    "steps": 30,
+                    "batch_size": 16,
+                }
                 (run / "model_info.json").write_text(json.dumps(info))
                 benchmarks = {}
                 for stage, factor in (("train", 1.0), ("encode", 0.1), ("attack", 3.0)):
                     t = factor * seconds(n, d, s)
                     (run / f"{stage}.tsv").write_text(f"s\th:m:s\tcpu_time\n{t * 3}\t0:00:01\t{t}\n")
                     benchmarks[stage] = run / f"{stage}.tsv"
-                runs.append({"run": run.name, "model_info": run / "model_info.json", "benchmarks": benchmarks,
-                             "tokens": [cache]})
+                runs.append(
+                    {
+                        "run": run.name,
+                        "model_info": run / "model_info.json",
+                        "benchmarks": benchmarks,
+                        "tokens": [cache],
+                    }
+                )
     return runs
 
 
@@ -81,12 +95,42 @@ def _chinchilla_inputs():
     """Joint law with alpha = beta = 1: L = A/N + B/D + delta; training cost N x D."""
     law = {"A": 1e4, "B": 1e2, "alpha": 1.0, "beta": 1.0, "delta": 1.0}
     fits = pd.DataFrame([{"strategy": "standard", "family": "ce_joint", "law": "joint", "status": "ok", **law}])
-    draws = pd.DataFrame([{"strategy": "standard", "family": "ce_joint", "law": "joint", "draw": i,
-                           **{**law, "delta": law["delta"] + e}} for i, e in enumerate((-0.1, 0.0, 0.1))])
-    cost_law = pd.DataFrame([{"stage": "train", "strategy": "standard", "quantity": "flops", "status": "ok",
-                              "coef": 1.0, "exp_N": 1.0, "exp_D": 1.0}])
-    costs = pd.DataFrame({"stage": "train", "strategy": "standard", "non_embedding_params": [1e4, 1e6],
-                          "data_size": [1e2, 1e4], "seed": 0, "cpu_time": 1.0, "flops": [1e6, 1e10]})
+    draws = pd.DataFrame(
+        [
+            {
+                "strategy": "standard",
+                "family": "ce_joint",
+                "law": "joint",
+                "draw": i,
+                **{**law, "delta": law["delta"] + e},
+            }
+            for i, e in enumerate((-0.1, 0.0, 0.1))
+        ]
+    )
+    cost_law = pd.DataFrame(
+        [
+            {
+                "stage": "train",
+                "strategy": "standard",
+                "quantity": "flops",
+                "status": "ok",
+                "coef": 1.0,
+                "exp_N": 1.0,
+                "exp_D": 1.0,
+            }
+        ]
+    )
+    costs = pd.DataFrame(
+        {
+            "stage": "train",
+            "strategy": "standard",
+            "non_embedding_params": [1e4, 1e6],
+            "data_size": [1e2, 1e4],
+            "seed": 0,
+            "cpu_time": 1.0,
+            "flops": [1e6, 1e10],
+        }
+    )
     families = pd.DataFrame({"strategy": "standard", "non_embedding_params": [1e4, 1e6], "data_size": [1e2, 1e4]})
     return fits, draws, cost_law, costs, families
 

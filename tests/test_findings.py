@@ -36,11 +36,21 @@ def families(eff, rob, n=5, noise=0.002, seed=0):
     N, D = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e6, n), np.geomspace(500, 8000, n)))
     e = law(eff, N, D) * np.exp(rng.normal(0, noise, N.size))
     r = law(rob, N, D) * np.exp(rng.normal(0, noise, N.size))
-    return pd.DataFrame({
-        "model": [f"m{x:.0f}" for x in N], "non_embedding_params": N, "total_params": 2 * N, "data_size": D,
-        "strategy": "standard", "n_seeds": 1, "ce_eff": e, "ce_ood_mean": r, "ce_adv": r, "ce_rob": r,
-        "ce_joint": (e + r) / 2,
-    })
+    return pd.DataFrame(
+        {
+            "model": [f"m{x:.0f}" for x in N],
+            "non_embedding_params": N,
+            "total_params": 2 * N,
+            "data_size": D,
+            "strategy": "standard",
+            "n_seeds": 1,
+            "ce_eff": e,
+            "ce_ood_mean": r,
+            "ce_adv": r,
+            "ce_rob": r,
+            "ce_joint": (e + r) / 2,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +144,20 @@ def frontier(eff_b, rob_b, half=0.05, seeds=3):
     rows = []
     for n in (1e4, 1e5):
         for s, e, r in (("a", 3.0, 4.0), ("b", eff_b, rob_b)):
-            rows.append({"non_embedding_params": n, "data_size": 1000, "strategy": s, "n_seeds": seeds,
-                         "ce_eff": e, "ce_eff_lo": e - half, "ce_eff_hi": e + half,
-                         "ce_rob": r, "ce_rob_lo": r - half, "ce_rob_hi": r + half})
+            rows.append(
+                {
+                    "non_embedding_params": n,
+                    "data_size": 1000,
+                    "strategy": s,
+                    "n_seeds": seeds,
+                    "ce_eff": e,
+                    "ce_eff_lo": e - half,
+                    "ce_eff_hi": e + half,
+                    "ce_rob": r,
+                    "ce_rob_lo": r - half,
+                    "ce_rob_hi": r + half,
+                }
+            )
     table = pd.DataFrame(rows)
     dominated = (table["strategy"] == "a") & (eff_b + half < 3.0 - half) & (rob_b + half < 4.0 - half)
     table["dominated_by"] = np.where(dominated, "b", "")
@@ -163,8 +184,17 @@ def by_seed(slope_adv, seeds=(0, 1, 2)):
             s = slope + 0.01 * (seed - 1)
             for n in (1e4, 1e5):
                 joint = np.exp(1.0 + s * np.log(n / 1e4))
-                rows.append({"non_embedding_params": n, "data_size": 1000, "strategy": strategy, "seed": seed,
-                             "ce_joint": joint, "ce_eff": 3 + eff_shift, "ce_rob": 4 + rob_shift})
+                rows.append(
+                    {
+                        "non_embedding_params": n,
+                        "data_size": 1000,
+                        "strategy": strategy,
+                        "seed": seed,
+                        "ce_joint": joint,
+                        "ce_eff": 3 + eff_shift,
+                        "ce_rob": 4 + rob_shift,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -182,10 +212,24 @@ def test_direction_in_all_three_directions():
 
 
 def efficiency(k_lo, k_hi, with_ci=True):
-    table = pd.DataFrame({"strategy": "pareto", "baseline": "standard", "model": "m", "non_embedding_params": [1e4],
-                          "data_size": [1000], "family": "ce_joint", "ce_joint": [3.0], "k_N": [(k_lo + k_hi) / 2],
-                          "k_D": [(k_lo + k_hi) / 2], "note": [""], "k_N_lo": [k_lo], "k_N_hi": [k_hi],
-                          "k_D_lo": [k_lo], "k_D_hi": [k_hi]})
+    table = pd.DataFrame(
+        {
+            "strategy": "pareto",
+            "baseline": "standard",
+            "model": "m",
+            "non_embedding_params": [1e4],
+            "data_size": [1000],
+            "family": "ce_joint",
+            "ce_joint": [3.0],
+            "k_N": [(k_lo + k_hi) / 2],
+            "k_D": [(k_lo + k_hi) / 2],
+            "note": [""],
+            "k_N_lo": [k_lo],
+            "k_N_hi": [k_hi],
+            "k_D_lo": [k_lo],
+            "k_D_hi": [k_hi],
+        }
+    )
     return table if with_ci else table.drop(columns=["k_N_lo", "k_N_hi", "k_D_lo", "k_D_hi"])
 
 
@@ -200,10 +244,23 @@ def test_efficiency_in_all_three_directions():
 
 
 def test_cost_findings():
-    fits = pd.DataFrame({"stage": ["train", "attack"], "strategy": ["standard", "all"], "quantity": "cpu_time",
-                         "exp_N": [0.8, -0.1], "exp_N_lo": [0.6, -0.5], "exp_N_hi": [1.0, 0.3], "exp_D": 0.0,
-                         "exp_D_lo": -0.1, "exp_D_hi": 0.1, "r2": [0.95, 0.2], "n_points": 8, "device": "cpu",
-                         "status": "ok"})
+    fits = pd.DataFrame(
+        {
+            "stage": ["train", "attack"],
+            "strategy": ["standard", "all"],
+            "quantity": "cpu_time",
+            "exp_N": [0.8, -0.1],
+            "exp_N_lo": [0.6, -0.5],
+            "exp_N_hi": [1.0, 0.3],
+            "exp_D": 0.0,
+            "exp_D_lo": -0.1,
+            "exp_D_hi": 0.1,
+            "r2": [0.95, 0.2],
+            "n_points": 8,
+            "device": "cpu",
+            "status": "ok",
+        }
+    )
     rows = cost_findings(fits)
     assert [r["verdict"] for r in rows] == ["supported", "inconclusive"]
     assert rows[1]["estimate"] == -0.1

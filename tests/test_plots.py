@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from matplotlib.collections import PathCollection
 
 from drscale.budget import iso_cost_curves, plan
@@ -66,7 +65,8 @@ def test_scaling_curves(tmp_path, families, fits):
     with_extra = pd.concat([families, extra], ignore_index=True)
     fig = plot_scaling_curves(with_extra, table, "ce_eff", tmp_path / "eff.png", draws=draws)
     left, right = fig.axes
-    assert left.get_title() == "L(N) at the largest D (D = 3k)" and right.get_title() == "L(D) at the largest N (N = 1M)"
+    assert left.get_title() == "L(N) at the largest D (D = 3k)"
+    assert right.get_title() == "L(D) at the largest N (N = 1M)"
     # 3 strategies x 5 N at D = 3000; hard_negative (D = 1000 only) is not in the panel.
     assert _points(left) == 15 and _points(right) == 3 * 3
     assert {t.get_text().split(" ")[0] for t in left.get_legend().get_texts()} == {"standard", "adversarial", "pareto"}

@@ -24,8 +24,17 @@ from drscale.fit import PARAMS, predict
 
 BUDGET_FAMILIES = ("ce_eff", "ce_rob", "ce_joint")
 BUDGET_COLUMNS = [
-    "budget_flops", "family", "strategy", "non_embedding_params", "data_size", "cost_flops",
-    "predicted", "predicted_lo", "predicted_hi", "outside_grid", "note",
+    "budget_flops",
+    "family",
+    "strategy",
+    "non_embedding_params",
+    "data_size",
+    "cost_flops",
+    "predicted",
+    "predicted_lo",
+    "predicted_hi",
+    "outside_grid",
+    "note",
 ]
 EXTENT = 10.0  # search one decade beyond the measured N and D ranges
 POINTS = 61  # per axis of the search grid
@@ -44,8 +53,12 @@ def default_budgets(costs: pd.DataFrame, n: int = N_DEFAULT_BUDGETS) -> list[flo
 
 def train_flops_law(cost_fits: pd.DataFrame) -> dict | None:
     """The standard strategy's fitted training-FLOPs law (a row of cost_fits.tsv), or None."""
-    rows = cost_fits[(cost_fits["stage"] == "train") & (cost_fits["strategy"] == "standard")
-                     & (cost_fits["quantity"] == "flops") & (cost_fits["status"] == "ok")]
+    rows = cost_fits[
+        (cost_fits["stage"] == "train")
+        & (cost_fits["strategy"] == "standard")
+        & (cost_fits["quantity"] == "flops")
+        & (cost_fits["status"] == "ok")
+    ]
     return rows.iloc[0].to_dict() if len(rows) else None
 
 
@@ -75,8 +88,17 @@ def iso_cost_curves(fits, cost_fits, costs, families_df, budgets, families=BUDGE
     predicted, cost_flops). Empty without a training-FLOPs law."""
     law = train_flops_law(cost_fits)
     if law is None or not budgets or families_df.empty:
-        return pd.DataFrame(columns=["budget_flops", "family", "strategy", "non_embedding_params", "data_size",
-                                     "predicted", "cost_flops"])
+        return pd.DataFrame(
+            columns=[
+                "budget_flops",
+                "family",
+                "strategy",
+                "non_embedding_params",
+                "data_size",
+                "predicted",
+                "cost_flops",
+            ]
+        )
     ratios = strategy_cost_ratios(costs)
     N, D = search_grid(families_df, free_data=data_is_free(law))
     NN, DD = np.meshgrid(N, D, indexing="ij")
@@ -93,9 +115,17 @@ def iso_cost_curves(fits, cost_fits, costs, families_df, budgets, families=BUDGE
                 best_d = masked.argmin(axis=1)
                 for i, j in enumerate(best_d):
                     if np.isfinite(masked[i, j]):
-                        rows.append({"budget_flops": budget, "family": family, "strategy": strategy,
-                                     "non_embedding_params": N[i], "data_size": D[j], "predicted": masked[i, j],
-                                     "cost_flops": cost[i, j]})
+                        rows.append(
+                            {
+                                "budget_flops": budget,
+                                "family": family,
+                                "strategy": strategy,
+                                "non_embedding_params": N[i],
+                                "data_size": D[j],
+                                "predicted": masked[i, j],
+                                "cost_flops": cost[i, j],
+                            }
+                        )
     return pd.DataFrame(rows)
 
 
@@ -104,15 +134,21 @@ def plan(fits, draws, cost_fits, costs, families_df, budgets, families=BUDGET_FA
     strategy and (N, D) with its predicted loss and bootstrap interval."""
     curves = iso_cost_curves(fits, cost_fits, costs, families_df, budgets, families)
     law = train_flops_law(cost_fits)
-    free = "training cost does not grow with D (fixed steps): the largest measured D" if (
-        law is not None and data_is_free(law)) else ""
+    free = (
+        "training cost does not grow with D (fixed steps): the largest measured D"
+        if (law is not None and data_is_free(law))
+        else ""
+    )
     rows = []
     for budget in budgets:
         for family in families:
             mine = curves[(curves["budget_flops"] == budget) & (curves["family"] == family)] if len(curves) else curves
             if mine.empty:
-                note = ("no training-FLOPs cost law" if train_flops_law(cost_fits) is None
-                        else f"no joint law of {family}, or the budget affords no searched (N, D)")
+                note = (
+                    "no training-FLOPs cost law"
+                    if train_flops_law(cost_fits) is None
+                    else f"no joint law of {family}, or the budget affords no searched (N, D)"
+                )
                 rows.append({"budget_flops": budget, "family": family, "note": note})
                 continue
             best = mine.loc[mine["predicted"].idxmin()]
@@ -126,8 +162,19 @@ def plan(fits, draws, cost_fits, costs, families_df, budgets, families=BUDGET_FA
             own = draws[(draws["strategy"] == strategy) & (draws["family"] == family) & (draws["law"] == "joint")]
             band = [predict("joint", r, N, D) for r in own[list(PARAMS["joint"])].to_dict("records")]
             lo, hi = np.quantile(band, [(1 - LEVEL) / 2, (1 + LEVEL) / 2]) if band else (np.nan, np.nan)
-            rows.append({"budget_flops": budget, "family": family, "strategy": strategy, "non_embedding_params": N,
-                         "data_size": D, "cost_flops": float(best["cost_flops"]), "predicted": float(best["predicted"]),
-                         "predicted_lo": float(lo), "predicted_hi": float(hi), "outside_grid": bool(outside),
-                         "note": "; ".join([*outside, *([free] if free else []), *([] if band else ["no bootstrap draws"])])})
+            rows.append(
+                {
+                    "budget_flops": budget,
+                    "family": family,
+                    "strategy": strategy,
+                    "non_embedding_params": N,
+                    "data_size": D,
+                    "cost_flops": float(best["cost_flops"]),
+                    "predicted": float(best["predicted"]),
+                    "predicted_lo": float(lo),
+                    "predicted_hi": float(hi),
+                    "outside_grid": bool(outside),
+                    "note": "; ".join([*outside, *([free] if free else []), *([] if band else ["no bootstrap draws"])]),
+                }
+            )
     return pd.DataFrame(rows, columns=BUDGET_COLUMNS)

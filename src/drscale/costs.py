@@ -29,12 +29,36 @@ from scipy import stats
 STAGES = ("train", "encode", "attack")
 QUANTITIES = {"s": "wall seconds", "cpu_time": "CPU seconds", "flops": "FLOPs"}
 COST_COLUMNS = [
-    "run", "model", "non_embedding_params", "data_size", "strategy", "seed", "device",
-    "stage", "s", "cpu_time", "tokens", "flops",
+    "run",
+    "model",
+    "non_embedding_params",
+    "data_size",
+    "strategy",
+    "seed",
+    "device",
+    "stage",
+    "s",
+    "cpu_time",
+    "tokens",
+    "flops",
 ]
 COST_FIT_COLUMNS = [
-    "stage", "strategy", "quantity", "unit", "coef", "exp_N", "exp_N_lo", "exp_N_hi",
-    "exp_D", "exp_D_lo", "exp_D_hi", "r2", "n_points", "dof", "device", "status",
+    "stage",
+    "strategy",
+    "quantity",
+    "unit",
+    "coef",
+    "exp_N",
+    "exp_N_lo",
+    "exp_N_hi",
+    "exp_D",
+    "exp_D_lo",
+    "exp_D_hi",
+    "r2",
+    "n_points",
+    "dof",
+    "device",
+    "status",
 ]
 FLOPS_PER_TOKEN = {"train": 6, "encode": 2}
 # Strategies whose batches carry mined negatives, and those that add perturbed queries and
@@ -45,8 +69,15 @@ PER_STAGE_STRATEGY = {"train": True, "encode": False, "attack": False}  # traini
 LEVEL = 0.95
 
 
-def train_tokens(strategy: str, steps: int, batch_size: int, max_query_length: int, max_passage_length: int,
-                 negatives_per_query: int = 1, attacked_per_batch: int = 0) -> int:
+def train_tokens(
+    strategy: str,
+    steps: int,
+    batch_size: int,
+    max_query_length: int,
+    max_passage_length: int,
+    negatives_per_query: int = 1,
+    attacked_per_batch: int = 0,
+) -> int:
     """Encoder input tokens of a training run at the token limits."""
     passages = 1 + (negatives_per_query if strategy in MINED else 0)
     per_step = batch_size * (max_query_length + passages * max_passage_length)
@@ -82,15 +113,31 @@ def cost_table(runs: list[dict], training: dict, negatives_per_query: int = 1, a
         n = int(info["non_embedding_params"])
         keys = {k: info[k] for k in ("model", "non_embedding_params", "data_size", "strategy", "seed")}
         tokens = {
-            "train": train_tokens(info["strategy"], info["steps"], info["batch_size"], training["max_query_length"],
-                                  training["max_passage_length"], negatives_per_query, attacked_per_batch),
+            "train": train_tokens(
+                info["strategy"],
+                info["steps"],
+                info["batch_size"],
+                training["max_query_length"],
+                training["max_passage_length"],
+                negatives_per_query,
+                attacked_per_batch,
+            ),
             "encode": token_count(run.get("tokens", [])),
             "attack": np.nan,
         }
         for stage, path in run["benchmarks"].items():
             flops = FLOPS_PER_TOKEN[stage] * n * tokens[stage] if stage in FLOPS_PER_TOKEN else np.nan
-            rows.append({"run": run["run"], **keys, "device": info.get("device", "unknown"), "stage": stage,
-                         **read_benchmark(path), "tokens": tokens[stage], "flops": flops})
+            rows.append(
+                {
+                    "run": run["run"],
+                    **keys,
+                    "device": info.get("device", "unknown"),
+                    "stage": stage,
+                    **read_benchmark(path),
+                    "tokens": tokens[stage],
+                    "flops": flops,
+                }
+            )
     return pd.DataFrame(rows, columns=COST_COLUMNS)
 
 
@@ -116,8 +163,13 @@ def fit_power_law(N, D, cost) -> dict:
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     out.update(coef=float(np.exp(beta[0])), r2=1 - float(residual @ residual) / ss_tot if ss_tot > 0 else np.nan)
     for i, a in enumerate(axes, start=1):
-        out.update({f"exp_{a}": float(beta[i]), f"exp_{a}_lo": float(beta[i] - t * se[i]),
-                    f"exp_{a}_hi": float(beta[i] + t * se[i])})
+        out.update(
+            {
+                f"exp_{a}": float(beta[i]),
+                f"exp_{a}_lo": float(beta[i] - t * se[i]),
+                f"exp_{a}_hi": float(beta[i] + t * se[i]),
+            }
+        )
     return {**out, "status": "ok"}
 
 
@@ -134,8 +186,9 @@ def cost_fits(costs: pd.DataFrame) -> pd.DataFrame:
                     continue
                 fit = fit_power_law(group["non_embedding_params"], group["data_size"], group[quantity])
                 device = ",".join(sorted(group["device"].astype(str).unique()))
-                rows.append({"stage": stage, "strategy": strategy, "quantity": quantity, "unit": unit, **fit,
-                             "device": device})
+                rows.append(
+                    {"stage": stage, "strategy": strategy, "quantity": quantity, "unit": unit, **fit, "device": device}
+                )
     return pd.DataFrame(rows, columns=COST_FIT_COLUMNS)
 
 

@@ -79,7 +79,10 @@ def power_law_verdict(fit: dict | None, exponent: str) -> tuple[str, str]:
     lo, hi = fit[f"{exponent}_lo"], fit[f"{exponent}_hi"]
     if not (np.isfinite(lo) and np.isfinite(hi)):
         more = max(1, 2 - int(fit["dof"]))
-        return "inconclusive", f"dof = {int(fit['dof'])}: no bootstrap interval; add >= {more} grid point(s) along {axis}"
+        return (
+            "inconclusive",
+            f"dof = {int(fit['dof'])}: no bootstrap interval; add >= {more} grid point(s) along {axis}",
+        )
     r2, held = fit["r2"], fit[f"heldout_{axis}_rel_error"]
     if hi < EXPONENT_FLOOR or r2 < R2_CONTRADICT or (np.isfinite(held) and held > HELDOUT_CONTRADICT):
         return "contradicted", ""
@@ -87,7 +90,9 @@ def power_law_verdict(fit: dict | None, exponent: str) -> tuple[str, str]:
     if lo <= EXPONENT_FLOOR:
         missing.append(f"the {exponent} interval reaches 0: add grid points along {axis} or seeds")
     if hi >= EXPONENT_CEILING:
-        missing.append(f"the {exponent} interval reaches the fit's bound {BOUNDS[exponent][1]:g}: add grid points along {axis}")
+        missing.append(
+            f"the {exponent} interval reaches the fit's bound {BOUNDS[exponent][1]:g}: add grid points along {axis}"
+        )
     if r2 < R2_SUPPORT:
         missing.append(f"R^2 = {r2:.2f} < {R2_SUPPORT}: add seeds to lower the noise")
     if not np.isfinite(held):
@@ -114,11 +119,14 @@ def power_law_findings(fits: pd.DataFrame, strategy: str = "standard", families=
             evidence = ""
             if fit is not None and fit["status"] == "ok":
                 held = fit[f"heldout_{axis}_rel_error"]
-                evidence = f"R^2 {fit['r2']:.3f}, {int(fit['n_points'])} points, dof {int(fit['dof'])}, held-out largest {axis} error "
-                evidence += f"{held:.1%}" if np.isfinite(held) else "n/a"
+                evidence = (
+                    f"R^2 {fit['r2']:.3f}, {int(fit['n_points'])} points, dof {int(fit['dof'])}, "
+                    f"held-out largest {axis} error " + (f"{held:.1%}" if np.isfinite(held) else "n/a")
+                )
             rows.append(
                 _row(
-                    f"{LABELS.get(family, family)} follows a power law in {axis} ({strategy})",
+                    f"{LABELS.get(family, family)} follows a power law in {axis} "
+                    f"({'joint' if law == 'joint' else 'marginal'} law, {strategy})",
                     f"{exponent} of {where}",
                     np.nan if fit is None else fit[exponent],
                     (np.nan, np.nan) if fit is None else (fit[f"{exponent}_lo"], fit[f"{exponent}_hi"]),
@@ -159,8 +167,13 @@ def sensitivity_findings(
     effectiveness's, with percentile intervals from the bootstrap draws (paired by draw: every
     family's draws resample the same grid points with the same seed)."""
     if families_df[families_df["strategy"] == strategy].empty:
-        return [_row("robustness is more sensitive to D, effectiveness to N", "elasticity ratio",
-                     would_decide=f"no {strategy} runs")]
+        return [
+            _row(
+                "robustness is more sensitive to D, effectiveness to N",
+                "elasticity ratio",
+                would_decide=f"no {strategy} runs",
+            )
+        ]
     N0, D0 = grid_centre(families_df, strategy)
     where = f"at N = {N0:.3g}, D = {D0:.3g}"
     ratios, estimates, rows = {}, {}, []
@@ -177,7 +190,8 @@ def sensitivity_findings(
         mine = draws[(draws["strategy"] == strategy) & (draws["family"] == family) & (draws["law"] == "joint")]
         by_draw = pd.Series(
             [_sensitivity(r, N0, D0) for r in mine[list(PARAMS["joint"])].to_dict("records")],
-            index=mine["draw"].to_numpy(), dtype=float,
+            index=mine["draw"].to_numpy(),
+            dtype=float,
         )
         ratios[family] = by_draw
         estimate, ci = _sensitivity(params, N0, D0), _percentiles(by_draw.to_numpy())
@@ -185,24 +199,40 @@ def sensitivity_findings(
         e_n, e_d = elasticities(params, N0, D0)
         verdict = interval_verdict(*ci, 1.0, claim_above=robust)
         rows.append(
-            _row(claim, statistic, estimate, ci, verdict,
-                 "" if verdict != "inconclusive" else _sensitivity_would_decide(by_draw),
-                 f"dlogL/dlogN = {float(e_n):.3f}, dlogL/dlogD = {float(e_d):.3f}; {len(by_draw)} bootstrap draws")
+            _row(
+                claim,
+                statistic,
+                estimate,
+                ci,
+                verdict,
+                "" if verdict != "inconclusive" else _sensitivity_would_decide(by_draw),
+                f"dlogL/dlogN = {float(e_n):.3f}, dlogL/dlogD = {float(e_d):.3f}; {len(by_draw)} bootstrap draws",
+            )
         )
     for family in ROBUSTNESS_FAMILIES:
         claim = f"{LABELS[family]} is more D-sensitive (relative to N) than effectiveness ({strategy})"
         statistic = f"elasticity ratio of {family} / that of ce_eff, {where}"
         if family not in ratios or "ce_eff" not in ratios:
-            rows.append(_row(claim, statistic, would_decide="needs the joint laws of both families (see the rows above)"))
+            rows.append(
+                _row(claim, statistic, would_decide="needs the joint laws of both families (see the rows above)")
+            )
             continue
         eff, rob = ratios["ce_eff"], ratios[family]
         paired = (rob / eff).dropna()
         estimate = estimates[family] / estimates["ce_eff"]
         ci = _percentiles(paired.to_numpy())
         verdict = interval_verdict(*ci, 1.0, claim_above=True)
-        rows.append(_row(claim, statistic, estimate, ci, verdict,
-                         "" if verdict != "inconclusive" else _sensitivity_would_decide(paired),
-                         f"{len(paired)} paired bootstrap draws"))
+        rows.append(
+            _row(
+                claim,
+                statistic,
+                estimate,
+                ci,
+                verdict,
+                "" if verdict != "inconclusive" else _sensitivity_would_decide(paired),
+                f"{len(paired)} paired bootstrap draws",
+            )
+        )
     return rows
 
 
@@ -252,11 +282,12 @@ def frontier_verdict(frontier: pd.DataFrame) -> tuple[int, int, int]:
 
 
 def frontier_findings(frontier: pd.DataFrame | None) -> list[dict]:
-    """"The strategies trace a frontier": a trade-off beyond noise between non-dominated strategies.
+    """ "The strategies trace a frontier": a trade-off beyond noise between non-dominated strategies.
     Rule: supported iff some point trades off and at least as many trade off as have one best
     strategy; contradicted iff some point has one best and none trades off; else inconclusive."""
-    claim, statistic = "the strategies trace a frontier (a trade-off, not one best strategy)", (
-        "(N, D) points where two non-dominated strategies trade ce_eff for ce_rob beyond seed noise"
+    claim, statistic = (
+        "the strategies trace a frontier (a trade-off, not one best strategy)",
+        ("(N, D) points where two non-dominated strategies trade ce_eff for ce_rob beyond seed noise"),
     )
     missing = _missing(frontier, FRONTIER_COLUMNS, "frontier.tsv")
     if missing:
@@ -270,9 +301,14 @@ def frontier_findings(frontier: pd.DataFrame | None) -> list[dict]:
     else:
         verdict = "inconclusive"
     seeds = int(frontier["n_seeds"].min()) if len(frontier) else 0
-    would = "" if verdict != "inconclusive" else (
-        f"no point separates its strategies beyond seed noise (fewest seeds: {seeds}): add seeds"
-        if decided == 0 else "as many points with one best strategy as trade-offs: add seeds"
+    would = (
+        ""
+        if verdict != "inconclusive"
+        else (
+            f"no point separates its strategies beyond seed noise (fewest seeds: {seeds}): add seeds"
+            if decided == 0
+            else "as many points with one best strategy as trade-offs: add seeds"
+        )
     )
     evidence = f"{trade} trade-off, {best} one-best, {undecided} undecided points"
     return [_row(claim, statistic, trade, (np.nan, np.nan), verdict, would, evidence)]
@@ -298,8 +334,10 @@ def _side(strategy_points: pd.DataFrame, standard_points: pd.DataFrame) -> str:
     return "neither"
 
 
-def direction_findings(by_seed: pd.DataFrame | None, baseline: str = "standard", family: str = "ce_joint") -> list[dict]:
-    """"A strategy that favours one side scales in a worse direction": per strategy and axis, the
+def direction_findings(
+    by_seed: pd.DataFrame | None, baseline: str = "standard", family: str = "ce_joint"
+) -> list[dict]:
+    """ "A strategy that favours one side scales in a worse direction": per strategy and axis, the
     slope of log ce_joint against log N (or log D) minus the standard strategy's over the same
     points, per seed; positive = it improves less per doubling. t interval over seeds.
     Rule: supported iff the strategy favours one side (on ce_eff vs ce_rob against standard)
@@ -312,14 +350,19 @@ def direction_findings(by_seed: pd.DataFrame | None, baseline: str = "standard",
     keys = ["non_embedding_params", "data_size"]
     standard = by_seed[by_seed["strategy"] == baseline]
     for strategy, mine in by_seed[by_seed["strategy"] != baseline].groupby("strategy"):
-        side = _side(mine.groupby(keys)[["ce_eff", "ce_rob"]].mean().reset_index(),
-                     standard.groupby(keys)[["ce_eff", "ce_rob"]].mean().reset_index())
+        side = _side(
+            mine.groupby(keys)[["ce_eff", "ce_rob"]].mean().reset_index(),
+            standard.groupby(keys)[["ce_eff", "ce_rob"]].mean().reset_index(),
+        )
         for axis, other in (("N", "data_size"), ("D", "non_embedding_params")):
             diffs = []
             for seed, seed_points in mine.groupby("seed"):
                 for _, line in seed_points.groupby(other):
-                    ref = standard[(standard["seed"] == seed) & standard[keys[0]].isin(line[keys[0]])
-                                   & standard[keys[1]].isin(line[keys[1]])]
+                    ref = standard[
+                        (standard["seed"] == seed)
+                        & standard[keys[0]].isin(line[keys[0]])
+                        & standard[keys[1]].isin(line[keys[1]])
+                    ]
                     diff = _slopes(line, axis, family) - _slopes(ref, axis, family)
                     if np.isfinite(diff):
                         diffs.append(diff)
@@ -338,14 +381,28 @@ def direction_findings(by_seed: pd.DataFrame | None, baseline: str = "standard",
                 would = f"{strategy} does not favour one side against {baseline} (on the seed means)"
             elif verdict == "inconclusive":
                 would = "one slope per seed: add seeds" if len(diffs) < 2 else "the interval contains 0: add seeds"
-            rows.append(_row(
-                f"{strategy} (favours {side}) scales in a worse direction along {axis} than {baseline}",
-                f"slope of log {family} per log {axis}, {strategy} minus {baseline} (> 0: worse)",
-                estimate, ci, verdict, would, f"{len(diffs)} slope differences (seeds x lines)",
-            ))
+            rows.append(
+                _row(
+                    f"{strategy} (favours {side}) scales in a worse direction along {axis} than {baseline}",
+                    f"slope of log {family} per log {axis}, {strategy} minus {baseline} (> 0: worse)",
+                    estimate,
+                    ci,
+                    verdict,
+                    would,
+                    f"{len(diffs)} slope differences (seeds x lines)",
+                )
+            )
     if not rows:
-        rows.append(_row(claim_all, "slope difference of log ce_joint", would_decide=(
-            "no strategy other than standard runs at two values of N or D: add a model and a data size to strategy_points")))
+        rows.append(
+            _row(
+                claim_all,
+                "slope difference of log ce_joint",
+                would_decide=(
+                    "no strategy other than standard runs at two values of N or D: "
+                    "add a model and a data size to strategy_points"
+                ),
+            )
+        )
     return rows
 
 
@@ -363,15 +420,32 @@ def efficiency_findings(efficiency: pd.DataFrame | None, family: str = "ce_joint
             k = point.get(f"k_{axis}", np.nan)
             statistic = f"k_{axis} at N = {point['non_embedding_params']:.3g}, D = {point['data_size']:g}"
             lo, hi = point.get(f"k_{axis}_lo", np.nan), point.get(f"k_{axis}_hi", np.nan)
-            missing = "" if f"k_{axis}_lo" in efficiency.columns else (
-                f"efficiency.tsv lacks k_{axis}_lo / k_{axis}_hi (intervals from >= 2 seeds)")
+            missing = (
+                ""
+                if f"k_{axis}_lo" in efficiency.columns
+                else (f"efficiency.tsv lacks k_{axis}_lo / k_{axis}_hi (intervals from >= 2 seeds)")
+            )
             verdict = "inconclusive" if missing else interval_verdict(float(lo), float(hi), 1.0, claim_above=True)
-            would = missing or ("" if verdict != "inconclusive" else (
-                f"baseline law: {point['note']}" if isinstance(point.get("note"), str) and point["note"]
-                else "the interval contains 1: add seeds"))
-            rows.append(_row(f"{strategy} matches {baseline} with more {'model' if axis == 'N' else 'data'}", statistic,
-                             float(k), (float(lo), float(hi)), verdict, would,
-                             f"{family} {float(point[family]):.3f}" if family in point else ""))
+            would = missing or (
+                ""
+                if verdict != "inconclusive"
+                else (
+                    f"baseline law: {point['note']}"
+                    if isinstance(point.get("note"), str) and point["note"]
+                    else "the interval contains 1: add seeds"
+                )
+            )
+            rows.append(
+                _row(
+                    f"{strategy} matches {baseline} with more {'model' if axis == 'N' else 'data'}",
+                    statistic,
+                    float(k),
+                    (float(lo), float(hi)),
+                    verdict,
+                    would,
+                    f"{family} {float(point[family]):.3f}" if family in point else "",
+                )
+            )
     return rows
 
 
@@ -383,21 +457,39 @@ def cost_findings(cost_fits: pd.DataFrame | None, stages=("train", "attack")) ->
         claim = f"{stage} cost grows as a power law in N"
         fit = None
         if cost_fits is not None and len(cost_fits):
-            pick = cost_fits[(cost_fits["stage"] == stage) & (cost_fits["quantity"] == "cpu_time")
-                             & cost_fits["strategy"].isin(["standard", "all"])]
+            pick = cost_fits[
+                (cost_fits["stage"] == stage)
+                & (cost_fits["quantity"] == "cpu_time")
+                & cost_fits["strategy"].isin(["standard", "all"])
+            ]
             fit = pick.iloc[0].to_dict() if len(pick) else None
         statistic = "exponent of CPU seconds in N (cost = c N^a D^b)"
         if fit is None or fit["status"] != "ok":
-            rows.append(_row(claim, statistic, would_decide="no cost fit: " + ("no benchmark files" if fit is None else fit["status"])))
+            rows.append(
+                _row(
+                    claim,
+                    statistic,
+                    would_decide="no cost fit: " + ("no benchmark files" if fit is None else fit["status"]),
+                )
+            )
             continue
         ci = (fit["exp_N_lo"], fit["exp_N_hi"])
         verdict = interval_verdict(*ci, 0.0, claim_above=True)
         if verdict == "supported" and fit["r2"] < R2_SUPPORT:
             verdict = "inconclusive"
         would = "" if verdict != "inconclusive" else "the interval contains 0 or R^2 < 0.9: add models"
-        rows.append(_row(claim, statistic, fit["exp_N"], ci, verdict, would,
-                         f"D exponent {fit['exp_D']:.2f} [{fit['exp_D_lo']:.2f}, {fit['exp_D_hi']:.2f}], "
-                         f"R^2 {fit['r2']:.3f}, {int(fit['n_points'])} jobs on {fit['device']}"))
+        rows.append(
+            _row(
+                claim,
+                statistic,
+                fit["exp_N"],
+                ci,
+                verdict,
+                would,
+                f"D exponent {fit['exp_D']:.2f} [{fit['exp_D_lo']:.2f}, {fit['exp_D_hi']:.2f}], "
+                f"R^2 {fit['r2']:.3f}, {int(fit['n_points'])} jobs on {fit['device']}",
+            )
+        )
     return rows
 
 

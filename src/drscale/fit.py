@@ -5,9 +5,10 @@
     L(N, D) = [(A/N)^(alpha/beta) + B/D]^beta + delta          (Fang et al. 2024)
 
 Each law is fitted, by default, to log L with a Huber loss (robust to the odd diverged run;
-objective ``huber_log``), or to L itself by least squares (``least_squares``, as Kaplan et al. 2020
-and Fang et al. 2024 fit), from the best points of a start grid with L-BFGS-B. A, B and delta are fitted as logs, so they stay positive
-and logaddexp evaluates the law without under- or overflow. Every fit reports R^2 (on L itself),
+objective ``huber_log``), or to L itself by least squares (``least_squares``, as Kaplan et al.
+2020 and Fang et al. 2024 fit), from the best points of a start grid with L-BFGS-B. A, B and
+delta are fitted as logs, so they stay positive and logaddexp evaluates the law without under-
+or overflow. Every fit reports R^2 (on L itself),
 its points and degrees of freedom; ``scaling_fits`` adds percentile-bootstrap CIs and held-out
 extrapolation checks.
 """
@@ -213,7 +214,9 @@ def bootstrap_draws(
         with threadpool_limits(1, user_api="blas"):  # see _minimize
             for _ in range(n_bootstrap):
                 idx = rng.integers(0, n, n)
-                best = None if len(np.unique(idx)) <= k else _minimize(law, [x0], log_n[idx], log_d[idx], log_y[idx], objective)
+                if len(np.unique(idx)) <= k:
+                    continue
+                best = _minimize(law, [x0], log_n[idx], log_d[idx], log_y[idx], objective)
                 if best is not None:
                     draws.append(_to_params(law, best.x))
     return pd.DataFrame(draws, columns=list(PARAMS[law]))

@@ -215,6 +215,9 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
         for cell in cells:
             front = cell[pareto_frontier(cell, x, y)].sort_values(x)
             ax.step(front[x], front[y], where="post", color="black", ls="--", lw=0.8, zorder=1, gid="frontier")
+            # Ring the non-dominated points: a one-point frontier draws no staircase.
+            ax.plot(front[x], front[y], ls="none", marker="o", ms=11, mfc="none", mec="black", mew=1.0, zorder=4,
+                    gid="frontier point")
         for strategy in strategies:
             mine, color = data[data["strategy"] == strategy], _color(strategy)
             star = strategy in PARETO_STRATEGIES
@@ -251,8 +254,8 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
                              xytext=(4, 4), textcoords="offset points")
         axes[1].set_title(f"zoom: the {len(cells)} (N, D) where strategies compete, with their frontiers", fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
-    handles.append(Line2D([], [], color="black", ls="--", lw=0.8))
-    labels.append("frontier at an (N, D)")
+    handles.append(Line2D([], [], color="black", ls="--", lw=0.8, marker="o", ms=8, mfc="none", mec="black"))
+    labels.append("frontier at an (N, D) (ringed: non-dominated)")
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(labels), fontsize=8)
     fig.tight_layout()
     return _save(fig, path)

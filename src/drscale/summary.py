@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from drscale.families import family_columns
-from drscale.plots import compact
+from drscale.plots import compact, family_label
 
 VERDICT_MARK = {"supported": "supported", "contradicted": "**contradicted**", "inconclusive": "inconclusive"}
 
@@ -33,16 +33,18 @@ def estimate_text(row) -> str:
 
 def findings_rows(findings: pd.DataFrame) -> pd.DataFrame:
     """claim, statistic, estimate [95% CI], verdict, what would decide it: the findings as read."""
-    return pd.DataFrame({
-        "claim": findings["claim"],
-        "statistic": findings["statistic"],
-        "estimate [95% CI]": [estimate_text(r) for _, r in findings.iterrows()],
-        "verdict": findings["verdict"],
-        "would decide / evidence": [
-            "; ".join(t for t in (r["would_decide"], r["evidence"]) if isinstance(t, str) and t)
-            for _, r in findings.iterrows()
-        ],
-    })
+    return pd.DataFrame(
+        {
+            "claim": findings["claim"],
+            "statistic": findings["statistic"],
+            "estimate [95% CI]": [estimate_text(r) for _, r in findings.iterrows()],
+            "verdict": findings["verdict"],
+            "would decide / evidence": [
+                "; ".join(t for t in (r["would_decide"], r["evidence"]) if isinstance(t, str) and t)
+                for _, r in findings.iterrows()
+            ],
+        }
+    )
 
 
 def findings_rst(findings: pd.DataFrame) -> str:
@@ -81,7 +83,9 @@ def family_table(families: pd.DataFrame, family: str) -> pd.DataFrame:
         column=[f"D={d:g}" if s == "standard" else f"{s} D={d:g}" for s, d in zip(data["strategy"], data["data_size"])],
     )
     order_rows = list(dict.fromkeys(data["row"]))
-    ranked = data.assign(rank=(data["strategy"] != "standard").astype(int)).sort_values(["rank", "strategy", "data_size"])
+    ranked = data.assign(rank=(data["strategy"] != "standard").astype(int)).sort_values(
+        ["rank", "strategy", "data_size"]
+    )
     order_columns = list(dict.fromkeys(ranked["column"]))
     table = data.pivot_table(index="row", columns="column", values=family, aggfunc="mean")
     table = table.reindex(index=order_rows, columns=order_columns)
@@ -112,33 +116,56 @@ def summary_markdown(
     ]
     if cost_fits is not None and len(cost_fits):
         cpu = cost_fits[cost_fits["quantity"].isin(["cpu_time", "flops"])]
-        table = pd.DataFrame({
-            "stage": cpu["stage"], "strategy": cpu["strategy"], "quantity": cpu["unit"],
-            "exponent of N": [estimate_text({"estimate": r["exp_N"], "ci_lo": r["exp_N_lo"], "ci_hi": r["exp_N_hi"]})
-                              for _, r in cpu.iterrows()],
-            "exponent of D": [estimate_text({"estimate": r["exp_D"], "ci_lo": r["exp_D_lo"], "ci_hi": r["exp_D_hi"]})
-                              for _, r in cpu.iterrows()],
-            "R^2": cpu["r2"].round(3), "jobs": cpu["n_points"], "device": cpu["device"], "status": cpu["status"],
-        })
+        table = pd.DataFrame(
+            {
+                "stage": cpu["stage"],
+                "strategy": cpu["strategy"],
+                "quantity": cpu["unit"],
+                "exponent of N": [
+                    estimate_text({"estimate": r["exp_N"], "ci_lo": r["exp_N_lo"], "ci_hi": r["exp_N_hi"]})
+                    for _, r in cpu.iterrows()
+                ],
+                "exponent of D": [
+                    estimate_text({"estimate": r["exp_D"], "ci_lo": r["exp_D_lo"], "ci_hi": r["exp_D_hi"]})
+                    for _, r in cpu.iterrows()
+                ],
+                "R^2": cpu["r2"].round(3),
+                "jobs": cpu["n_points"],
+                "device": cpu["device"],
+                "status": cpu["status"],
+            }
+        )
         lines += ["## Cost laws: cost = c N^a D^b", "", table.to_markdown(index=False), ""]
     if budget is not None and len(budget):
         shown = budget.assign(
             budget=[f"{b:.2g}" for b in budget["budget_flops"]],
             N=[compact(n) if np.isfinite(n) else "n/a" for n in budget["non_embedding_params"].astype(float)],
             D=[compact(d) if np.isfinite(d) else "n/a" for d in budget["data_size"].astype(float)],
-            predicted=[estimate_text({"estimate": r["predicted"], "ci_lo": r["predicted_lo"], "ci_hi": r["predicted_hi"]})
-                       for _, r in budget.iterrows()],
+            predicted=[
+                estimate_text({"estimate": r["predicted"], "ci_lo": r["predicted_lo"], "ci_hi": r["predicted_hi"]})
+                for _, r in budget.iterrows()
+            ],
         )[["budget", "family", "strategy", "N", "D", "predicted", "outside_grid", "note"]]
         lines += ["## Budget plan (training FLOPs)", "", shown.to_markdown(index=False), ""]
-    lines += ["## Measurements (seed means)", "", "Rows: model (non-embedding parameters N); columns: data size D "
-              "of the standard strategy, then each other strategy at the D where it ran.", ""]
-    for family in family_columns(families):
+    lines += [
+        "## Measurements (seed means)",
+        "",
+        "Rows: model (non-embedding parameters N); columns: data size D "
+        "of the standard strategy, then each other strategy at the D where it ran.",
+        "",
+    ]
+    shown = family_columns(families)
+    if sum(f.startswith("ce_ood_") and f != "ce_ood_mean" for f in shown) == 1:
+        shown.remove("ce_ood_mean")  # the mean of one OOD collection is that collection
+    for family in shown:
         table = family_table(families, family)
         if not table.empty:
-            lines += [f"### {family}", "", table.round(3).to_markdown(), ""]
+            lines += [f"### {family}: {family_label(family)}", "", table.round(3).to_markdown(missingval=""), ""]
     ndcg = metrics[(metrics["role"] == "in_domain") & (metrics["metric"] == "ndcg@10")]
     if len(ndcg):
         keys = ["model", "non_embedding_params", "data_size", "strategy"]
-        table = family_table(ndcg.groupby(keys, as_index=False)["value"].mean().rename(columns={"value": "ndcg"}), "ndcg")
-        lines += ["### in-domain nDCG@10", "", table.round(3).to_markdown(), ""]
+        table = family_table(
+            ndcg.groupby(keys, as_index=False)["value"].mean().rename(columns={"value": "ndcg"}), "ndcg"
+        )
+        lines += ["### in-domain nDCG@10", "", table.round(3).to_markdown(missingval=""), ""]
     return "\n".join(lines)

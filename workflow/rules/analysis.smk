@@ -13,7 +13,10 @@ rule fit:
         "../../envs/drscale.yaml"
     params:
         analysis=canonical(
-            {k: config["analysis"][k] for k in ("robustness_weight", "bootstrap", "seed", "fit_objective")}
+            {
+                k: config["analysis"][k]
+                for k in ("robustness_weight", "bootstrap", "seed", "fit_objective")
+            }
         ),
     script:
         "../scripts/fit.py"
@@ -25,7 +28,9 @@ rule costs:
     output:
         costs="results/costs.tsv",
         fits=report(
-            "results/cost_fits.tsv", caption="../report/cost_fits.rst", category="Costs"
+            "results/cost_fits.tsv",
+            caption="../report/cost_fits.rst",
+            category="Costs",
         ),
     log:
         "logs/costs/costs.log",
@@ -70,7 +75,9 @@ rule findings:
         unpack(findings_inputs),
     output:
         findings=report(
-            "results/findings.tsv", caption="../report/findings.rst", category="Findings"
+            "results/findings.tsv",
+            caption="../report/findings.rst",
+            category="Findings",
         ),
         rst="results/findings.rst",
     log:
@@ -120,7 +127,9 @@ rule summary:
         cost_fits="results/cost_fits.tsv",
         budget="results/budget.tsv",
     output:
-        report("results/summary.md", caption="../report/summary.rst", category="Findings"),
+        report(
+            "results/summary.md", caption="../report/summary.rst", category="Findings"
+        ),
     log:
         "logs/summary/summary.log",
     benchmark:

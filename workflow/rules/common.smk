@@ -146,7 +146,9 @@ def cost_records():
     token caches its encode job read."""
     records = []
     for row in grid_table(config).itertuples():
-        run = f"model~{row.model}/data~{row.data}/strategy~{row.strategy}/seed~{row.seed}"
+        run = (
+            f"model~{row.model}/data~{row.data}/strategy~{row.strategy}/seed~{row.seed}"
+        )
         tokenizer = tokenizer_of(config, row.model)
         records.append(
             {
@@ -157,7 +159,9 @@ def cost_records():
                     "encode": f"results/benchmarks/encode/{run}.tsv",
                     "attack": f"results/benchmarks/attack/{run}/{IN_DOMAIN}.tsv",
                 },
-                "tokens": [f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS],
+                "tokens": [
+                    f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS
+                ],
             }
         )
     return records
