@@ -273,3 +273,22 @@ def test_findings_table_without_optional_inputs(claimed):
     assert list(findings.columns) == FINDING_COLUMNS
     assert set(findings["verdict"]) <= {"supported", "contradicted", "inconclusive"}
     assert findings["claim"].str.contains("frontier").any()
+
+
+@pytest.mark.e2e
+def test_the_workflow_writes_findings_costs_and_budget(finished_run):
+    results = finished_run / "results"
+    findings = pd.read_csv(results / "findings.tsv", sep="\t")
+    assert list(findings.columns) == FINDING_COLUMNS
+    assert set(findings["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    undecided = findings[findings["verdict"] == "inconclusive"]
+    assert undecided["would_decide"].notna().all(), "an inconclusive claim must say what would decide it"
+    costs = pd.read_csv(results / "cost_fits.tsv", sep="\t")
+    assert {"train", "encode", "attack"} <= set(costs["stage"])
+    flops = costs[(costs["stage"] == "train") & (costs["strategy"] == "standard") & (costs["quantity"] == "flops")]
+    assert flops["exp_N"].iloc[0] == pytest.approx(1.0)  # 6 N x tokens at a fixed number of steps
+    assert (costs["device"] == "cpu").all()
+    budget = pd.read_csv(results / "budget.tsv", sep="\t")
+    assert set(budget["family"]) == {"ce_eff", "ce_rob", "ce_joint"}
+    summary = (results / "summary.md").read_text()
+    assert summary.split("\n## ")[1].startswith("Findings")

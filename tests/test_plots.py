@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
+from matplotlib.container import ErrorbarContainer
 
 from drscale.budget import iso_cost_curves, plan
 from drscale.fit import predict_joint, scaling_fits
@@ -90,8 +91,13 @@ def test_compact_tick_labels():
 
 def test_exponents(tmp_path, fits):
     fig = plot_exponents(fits[0], tmp_path / "exponents.png")
-    assert [ax.get_title() for ax in fig.axes] == ["L(N) exponent alpha", "L(D) exponent beta"]
-    assert len(fig.axes[0].patches) == 3  # one bar per strategy for the one fitted family
+    assert [ax.get_title() for ax in fig.axes] == [
+        "exponent alpha of L(N) and of the joint law", "exponent beta of L(D) and of the joint law"]
+    alpha, beta = fig.axes
+    assert len(alpha.patches) == 3  # one N-law bar per strategy for the one fitted family
+    assert not beta.patches  # three data sizes do not fit the D-law
+    for ax in (alpha, beta):  # one joint-law marker with its interval per strategy
+        assert sum(isinstance(c, ErrorbarContainer) and c.get_label().endswith("joint law") for c in ax.containers) == 3
     fig = plot_exponents(fits[0][fits[0]["family"] == "ce_adv"], tmp_path / "none.png")
     assert "No scaling law" in _text(fig.axes[0])
     assert _written(tmp_path / "exponents.png") and _written(tmp_path / "none.png")
@@ -156,7 +162,14 @@ def test_weight_trajectories(tmp_path):
             for run, sign in (("pareto", 1), ("pareto_mgda", -1))
         ]
     )
-    plot_weight_trajectories(log, tmp_path / "w.png")
-    plot_weight_trajectories(log.drop(columns="run").iloc[:50], tmp_path / "one.png")
-    plot_weight_trajectories(log.iloc[:0], tmp_path / "none.png")
+    fig = plot_weight_trajectories(log, tmp_path / "w.png")
+    ax_w, ax_loss = fig.axes
+    assert [line.get_label() for line in ax_w.lines] == ["pareto", "pareto_mgda"]
+    assert all(len(line.get_xdata()) == 50 for line in ax_w.lines)
+    assert len(ax_loss.lines) == 2 * 2 + 2  # L_eff and L_rob per run, plus the two legend keys
+    assert ax_w.get_ylabel() == "robustness weight w_t" and ax_w.get_ylim() == (0, 1)
+    fig = plot_weight_trajectories(log.drop(columns="run").iloc[:50], tmp_path / "one.png")
+    assert len(fig.axes[0].lines) == 1
+    fig = plot_weight_trajectories(log.iloc[:0], tmp_path / "none.png")
+    assert "No Pareto-training log" in _text(fig.axes[0])
     assert all(_written(tmp_path / f) for f in ("w.png", "one.png", "none.png"))

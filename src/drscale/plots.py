@@ -150,10 +150,17 @@ def plot_scaling_curves(
     return _save(fig, path)
 
 
+def _with_errors(rows: pd.DataFrame, exponent: str):
+    value = rows[exponent]
+    return value, np.nan_to_num(np.array([value - rows[f"{exponent}_lo"], rows[f"{exponent}_hi"] - value]).clip(min=0))
+
+
 def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) -> Figure:
-    """Exponents of the marginal laws, alpha (N) and beta (D), per family and strategy with their
-    bootstrap 95% CIs: does robustness scale more with data and effectiveness with model size?"""
-    ok = fits[(fits["status"] == "ok") & fits["law"].isin(["N", "D"])]
+    """Exponents alpha (N) and beta (D) per family and strategy with their bootstrap 95% CIs:
+    bars for the marginal laws, black-edged diamonds for the joint law (whose intervals exist on
+    grids where the marginal laws have too few points for any). Does robustness scale more with
+    data and effectiveness with model size?"""
+    ok = fits[(fits["status"] == "ok") & fits["law"].isin(["N", "D", "joint"])]
     if families is not None:
         ok = ok[ok["family"].isin(families)]
     if ok.empty:
@@ -165,21 +172,19 @@ def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) 
     axes = fig.subplots(1, 2)
     for ax, law, exponent in ((axes[0], "N", "alpha"), (axes[1], "D", "beta")):
         for i, strategy in enumerate(strategies):
-            rows = ok[(ok["law"] == law) & (ok["strategy"] == strategy)].set_index("family").reindex(names)
-            value = rows[exponent]
-            err = np.array([value - rows[f"{exponent}_lo"], rows[f"{exponent}_hi"] - value]).clip(min=0)
-            ax.bar(
-                np.arange(len(names)) + (i - (len(strategies) - 1) / 2) * width,
-                value,
-                width,
-                yerr=np.nan_to_num(err),
-                capsize=2,
-                color=_color(strategy),
-                label=strategy,
-            )
+            x = np.arange(len(names)) + (i - (len(strategies) - 1) / 2) * width
+            marginal = ok[(ok["law"] == law) & (ok["strategy"] == strategy)].set_index("family").reindex(names)
+            if marginal[exponent].notna().any():
+                value, err = _with_errors(marginal, exponent)
+                ax.bar(x, value, width, yerr=err, capsize=2, color=_color(strategy), label=f"{strategy}: L({law})")
+            joint = ok[(ok["law"] == "joint") & (ok["strategy"] == strategy)].set_index("family").reindex(names)
+            if joint[exponent].notna().any():
+                value, err = _with_errors(joint, exponent)
+                ax.errorbar(x, value, yerr=err, fmt="D", color=_color(strategy), mec="black", ms=5, capsize=2,
+                            label=f"{strategy}: joint law")
         ax.set_xticks(np.arange(len(names)), [family_label(n) for n in names], rotation=30, ha="right", fontsize=8)
-        ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"L({law}) exponent {exponent}")
-    axes[0].legend(fontsize=7)
+        ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"exponent {exponent} of L({law}) and of the joint law")
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 
