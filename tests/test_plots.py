@@ -91,8 +91,7 @@ def test_compact_tick_labels():
 
 def test_exponents(tmp_path, fits):
     fig = plot_exponents(fits[0], tmp_path / "exponents.png")
-    assert [ax.get_title() for ax in fig.axes] == [
-        "exponent alpha of L(N) and of the joint law", "exponent beta of L(D) and of the joint law"]
+    assert [ax.get_title() for ax in fig.axes] == ["alpha: L(N) and joint law", "beta: L(D) and joint law"]
     alpha, beta = fig.axes
     assert len(alpha.patches) == 3  # one N-law bar per strategy for the one fitted family
     assert not beta.patches  # three data sizes do not fit the D-law

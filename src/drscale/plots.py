@@ -180,11 +180,12 @@ def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) 
             joint = ok[(ok["law"] == "joint") & (ok["strategy"] == strategy)].set_index("family").reindex(names)
             if joint[exponent].notna().any():
                 value, err = _with_errors(joint, exponent)
-                ax.errorbar(x, value, yerr=err, fmt="D", color=_color(strategy), mec="black", ms=5, capsize=2,
-                            label=f"{strategy}: joint law")
+                ax.errorbar(x, value, yerr=err, fmt="D", color=_color(strategy), mec="black", ecolor="black", ms=5,
+                            capsize=3, label=f"{strategy}: joint law")
         ax.set_xticks(np.arange(len(names)), [family_label(n) for n in names], rotation=30, ha="right", fontsize=8)
-        ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"exponent {exponent} of L({law}) and of the joint law")
+        ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"{exponent}: L({law}) and joint law")
         ax.legend(fontsize=7)
+    fig.tight_layout()
     return _save(fig, path)
 
 
