@@ -281,7 +281,8 @@ def plot_iso_cost(curves: pd.DataFrame, budget_table: pd.DataFrame, path, famili
     axes = fig.subplots(1, len(families), squeeze=False)[0]
     budgets = sorted(curves["budget_flops"].unique())
     for ax, family in zip(axes, families):
-        for i, budget in enumerate(budgets):
+        # Largest budget first, so that where curves coincide each smaller one stays visible on top.
+        for i, budget in reversed(list(enumerate(budgets))):
             best = budget_table[(budget_table["budget_flops"] == budget) & (budget_table["family"] == family)]
             if best.empty or not isinstance(best.iloc[0]["strategy"], str):
                 continue
