@@ -49,7 +49,15 @@ def findings_rows(findings: pd.DataFrame) -> pd.DataFrame:
 
 def findings_rst(findings: pd.DataFrame) -> str:
     """The findings as an RST list-table, the first section of the Snakemake report."""
-    rows = findings_rows(findings)
+    full = findings_rows(findings)
+    rows = pd.DataFrame(
+        {
+            "claim": full["claim"],
+            "statistic = estimate [95% CI]": full["statistic"] + " = " + full["estimate [95% CI]"],
+            "verdict": full["verdict"],
+            "would decide / evidence": full["would decide / evidence"],
+        }
+    )
     counts = findings["verdict"].value_counts()
     lines = [
         "Findings",
@@ -60,6 +68,7 @@ def findings_rst(findings: pd.DataFrame) -> str:
         "",
         ".. list-table::",
         "   :header-rows: 1",
+        "   :widths: 30 30 10 30",
         "",
     ]
     for values in [list(rows.columns), *rows.astype(str).to_numpy().tolist()]:
