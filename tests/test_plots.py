@@ -70,14 +70,20 @@ def test_scaling_curves(tmp_path, families, fits):
     assert right.get_title() == "L(D) at the largest N (N = 1M)"
     # 3 strategies x 5 N at D = 3000; hard_negative (D = 1000 only) is not in the panel.
     assert _points(left) == 15 and _points(right) == 3 * 3
-    assert {t.get_text().split(" ")[0] for t in left.get_legend().get_texts()} == {"standard", "adversarial", "pareto"}
-    assert len(left.lines) == 3  # one fitted law per strategy
-    # Three data sizes cannot fit the three-parameter D-law: points only, and the legend says so.
-    assert not right.lines and all(t.get_text().endswith("(not fitted)") for t in right.get_legend().get_texts())
-    assert len([c for c in left.collections if not isinstance(c, PathCollection)]) == 3  # three bootstrap bands
+    assert {t.get_text().split(":")[0] for t in left.get_legend().get_texts()} == {"standard", "adversarial", "pareto"}
+    assert "standard: L(D) not fitted" in [t.get_text() for t in right.get_legend().get_texts()]
+    gids = [line.get_gid() for line in left.lines]
+    strategies = ("standard", "adversarial", "pareto")
+    assert sorted(gids) == sorted([f"{k} {s}" for k in ("law N", "joint") for s in strategies])
+    # Three data sizes cannot fit the three-parameter D-law: the joint law's slice only (dashed).
+    assert sorted(line.get_gid() for line in right.lines) == ["joint adversarial", "joint pareto", "joint standard"]
+    assert {line.get_linestyle() for line in right.lines} == {"--"}
+    # Bands: N-law and joint law per strategy on the left (both have draws), the joint law's on the right.
+    bands = [[c for c in ax.collections if not isinstance(c, PathCollection)] for ax in (left, right)]
+    assert [len(b) for b in bands] == [6, 3]
     assert [t.get_text() for t in left.get_xticklabels()] == ["10k", "31.6k", "100k", "316k", "1M"]
     assert [t.get_text() for t in right.get_xticklabels()] == ["300", "1k", "3k"]
-    fig = plot_scaling_curves(families, table, "ce_rob", tmp_path / "rob.svg")  # points, no fits
+    fig = plot_scaling_curves(families, table, "ce_rob", tmp_path / "rob.svg")  # points, no fits (ce_rob not fitted)
     assert _points(fig.axes[0]) == 15 and not fig.axes[0].lines
     fig = plot_scaling_curves(families, table, "ce_adv", tmp_path / "adv.png")  # NaN family: a note
     assert "No finite ce_adv" in _text(fig.axes[0])

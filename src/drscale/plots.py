@@ -103,13 +103,26 @@ def _fit_params(fits: pd.DataFrame, strategy: str, family: str, law: str) -> dic
     return row.iloc[0].to_dict() if len(row) and row.iloc[0]["status"] == "ok" else None
 
 
+def _band(ax, law, params_draws, color, **at) -> None:
+    if params_draws is not None and len(params_draws):
+        x = next(v for v in at.values() if np.ndim(v))
+        ax.fill_between(x, *prediction_band(law, params_draws, **at), color=color, alpha=0.15, lw=0)
+
+
+def _draws_of(draws, strategy, family, law):
+    if draws is None:
+        return None
+    return draws[(draws["strategy"] == strategy) & (draws["family"] == family) & (draws["law"] == law)]
+
+
 def plot_scaling_curves(
     families_df: pd.DataFrame, fits: pd.DataFrame, family: str, path, draws: pd.DataFrame | None = None
 ) -> Figure:
     """L vs N at the largest D and L vs D at the largest N of the whole grid, one colour per
     strategy: only the grid points at that D (or N), the marginal law fitted to exactly those
-    points and, given bootstrap ``draws``, its 95% band. A strategy measured elsewhere (e.g. only
-    at a smaller D) does not appear in that panel. Log-log."""
+    points (solid) and the joint law's slice at that D (or N) (dashed), each with its 95%
+    bootstrap band given ``draws`` where the fit has draws. A strategy measured elsewhere (e.g.
+    only at a smaller D) does not appear in that panel. Log-log."""
     points = families_df[families_df[family].notna()] if family in families_df else families_df.iloc[:0]
     if points.empty:
         return _nothing_to_plot(path, f"No finite {family} values: nothing to plot for {family_label(family)}.")
@@ -128,16 +141,19 @@ def plot_scaling_curves(
             # The strategy's law was fitted at its own largest D (N): draw it only if that is this panel's.
             if params is not None and not np.isclose(params["data_size" if law == "N" else "non_embedding_params"], at):
                 params = None
-            label = f"{strategy} ({exponent} = {params[exponent]:.2f})" if params else f"{strategy} (not fitted)"
+            joint = _fit_params(fits, strategy, family, "joint")
+            label = f"{strategy}: L({law}), {exponent} = {params[exponent]:.2f}" if params else (
+                f"{strategy}: L({law}) not fitted")
             ax.scatter(sl[var], sl[family], color=color, s=20, label=label, zorder=3)
-            if params is None:
-                continue
-            x = {law: np.geomspace(sl[var].min(), sl[var].max(), 100)}
-            ax.plot(x[law], predict(law, params, **x), color=color)
-            if draws is not None:
-                mine = draws[(draws["strategy"] == strategy) & (draws["family"] == family) & (draws["law"] == law)]
-                if len(mine):
-                    ax.fill_between(x[law], *prediction_band(law, mine, **x), color=color, alpha=0.2, lw=0)
+            x = np.geomspace(sl[var].min(), sl[var].max(), 100)
+            if params is not None and len(sl) > 1:
+                ax.plot(x, predict(law, params, **{law: x}), color=color, gid=f"law {law} {strategy}")
+                _band(ax, law, _draws_of(draws, strategy, family, law), color, **{law: x})
+            if joint is not None and len(sl) > 1:
+                at_both = {"N": x, "D": at} if law == "N" else {"N": at, "D": x}
+                ax.plot(x, predict("joint", joint, **at_both), color=color, ls="--", gid=f"joint {strategy}",
+                        label=f"{strategy}: joint law, {exponent} = {joint[exponent]:.2f}")
+                _band(ax, "joint", _draws_of(draws, strategy, family, "joint"), color, **at_both)
         other = "D" if law == "N" else "N"
         ax.set(xscale="log", yscale="log", xlabel=AXIS_LABELS[law],
                title=f"L({law}) at the largest {other} ({other} = {compact(at)})")
