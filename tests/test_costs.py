@@ -156,6 +156,8 @@ def test_budget_optimum_by_hand():
 def test_default_budgets_span_the_grid():
     *_, costs, _ = _chinchilla_inputs()
     assert default_budgets(costs) == [1e6, 2.2e7, 4.6e8, 1e10]
+    # 1.234e6 rounds to 1.2e6, below the cheapest run: the smallest budget is rounded up instead.
+    assert default_budgets(costs.assign(flops=[1.234e6, 1e10]))[0] == 1.3e6
 
 
 def test_budget_when_data_costs_no_compute():

@@ -137,6 +137,10 @@ def test_sensitivity_inconclusive_without_draws(claimed):
     rows = sensitivity_findings(fits, draws.iloc[:0], table)
     assert {r["verdict"] for r in rows} == {"inconclusive"}
     assert "no bootstrap draws" in rows[0]["would_decide"]
+    # A joint law that does not fit is not read, whatever its elasticities say.
+    rows = sensitivity_findings(fits.assign(r2=0.8), draws, table)
+    assert {r["verdict"] for r in rows} == {"inconclusive"}
+    assert "R^2 0.80 < 0.9" in rows[0]["would_decide"]
 
 
 def frontier(eff_b, rob_b, half=0.05, seeds=3):

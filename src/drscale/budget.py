@@ -44,11 +44,21 @@ LEVEL = 0.95
 
 def default_budgets(costs: pd.DataFrame, n: int = N_DEFAULT_BUDGETS) -> list[float]:
     """``n`` budgets log-spaced from the cheapest to the dearest measured standard training run
-    (FLOPs, two significant digits): budgets the grid itself spans."""
+    (FLOPs, two significant digits, the smallest rounded up so that it affords the cheapest
+    run): budgets the grid itself spans."""
     flops = costs[(costs["stage"] == "train") & (costs["strategy"] == "standard")]["flops"].dropna()
     if flops.empty:
         return []
-    return [float(f"{b:.2g}") for b in np.geomspace(flops.min(), flops.max(), n)]
+    budgets = [float(f"{b:.2g}") for b in np.geomspace(flops.min(), flops.max(), n)]
+    # Rounding must not take the ends outside the grid: the smallest up, the largest down.
+    budgets[0] = max(budgets[0], _round_up(flops.min()))
+    return budgets
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to two significant digits."""
+    scale = 10 ** (np.floor(np.log10(value)) - 1)
+    return float(f"{np.ceil(value / scale) * scale:.2g}")
 
 
 def train_flops_law(cost_fits: pd.DataFrame) -> dict | None:

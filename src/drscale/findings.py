@@ -163,8 +163,8 @@ def sensitivity_findings(
     fits: pd.DataFrame, draws: pd.DataFrame, families_df: pd.DataFrame, strategy: str = "standard"
 ) -> list[dict]:
     """Robustness more sensitive to D, effectiveness to N: the ratio of the joint law's
-    elasticities at the grid's centre per family, and each robustness family's ratio over
-    effectiveness's, with percentile intervals from the bootstrap draws (paired by draw: every
+    elasticities at the grid's centre per family (read only when that law fits, R^2 >= 0.9), and
+    each robustness family's ratio over effectiveness's, with percentile intervals from the bootstrap draws (paired by draw: every
     family's draws resample the same grid points with the same seed)."""
     if families_df[families_df["strategy"] == strategy].empty:
         return [
@@ -185,6 +185,18 @@ def sensitivity_findings(
         if fit is None or fit["status"] != "ok":
             reason = "no fit" if fit is None else fit["status"]
             rows.append(_row(claim, statistic, would_decide=f"joint law: {reason}; add grid points in N and D"))
+            continue
+        if not fit["r2"] >= R2_SUPPORT:
+            rows.append(
+                _row(
+                    claim,
+                    statistic,
+                    would_decide=(
+                        f"the joint law fits with R^2 {fit['r2']:.2f} < {R2_SUPPORT}: "
+                        "its elasticities are not read; add seeds"
+                    ),
+                )
+            )
             continue
         params = {p: fit[p] for p in PARAMS["joint"]}
         mine = draws[(draws["strategy"] == strategy) & (draws["family"] == family) & (draws["law"] == "joint")]
