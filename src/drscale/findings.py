@@ -164,8 +164,9 @@ def sensitivity_findings(
 ) -> list[dict]:
     """Robustness more sensitive to D, effectiveness to N: the ratio of the joint law's
     elasticities at the grid's centre per family (read only when that law fits, R^2 >= 0.9), and
-    each robustness family's ratio over effectiveness's, with percentile intervals from the bootstrap draws (paired by draw: every
-    family's draws resample the same grid points with the same seed)."""
+    each robustness family's ratio over effectiveness's, with percentile intervals from the
+    bootstrap draws (paired by draw: every family's draws resample the same grid points with the
+    same seed)."""
     if families_df[families_df["strategy"] == strategy].empty:
         return [
             _row(
