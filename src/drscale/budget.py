@@ -86,10 +86,14 @@ def data_is_free(law: dict) -> bool:
 
 def search_grid(families_df: pd.DataFrame, extent: float = EXTENT, points: int = POINTS, free_data: bool = False):
     """Log-spaced N and D axes reaching ``extent`` times past the measured ranges (D only up to
-    the largest measured one when data costs no compute)."""
+    the largest measured one when data costs no compute), plus the measured values."""
     n, d = families_df["non_embedding_params"].astype(float), families_df["data_size"].astype(float)
     d_max = d.max() if free_data else d.max() * extent
-    return (np.geomspace(n.min() / extent, n.max() * extent, points), np.geomspace(d.min() / extent, d_max, points))
+    # The measured values themselves are on the axes, so a budget that affords a grid point finds it.
+    return (
+        np.union1d(np.geomspace(n.min() / extent, n.max() * extent, points), n.unique()),
+        np.union1d(np.geomspace(d.min() / extent, d_max, points), d.unique()),
+    )
 
 
 def iso_cost_curves(fits, cost_fits, costs, families_df, budgets, families=BUDGET_FAMILIES):
