@@ -140,7 +140,7 @@ def test_sensitivity_inconclusive_without_draws(claimed):
     # A joint law that does not fit is not read, whatever its elasticities say.
     rows = sensitivity_findings(fits.assign(r2=0.8), draws, table)
     assert {r["verdict"] for r in rows} == {"inconclusive"}
-    assert "R^2 0.80 < 0.9" in rows[0]["would_decide"]
+    assert "R^2 0.800 < 0.9" in rows[0]["would_decide"]
 
 
 def frontier(eff_b, rob_b, half=0.05, seeds=3):

@@ -94,7 +94,7 @@ def power_law_verdict(fit: dict | None, exponent: str) -> tuple[str, str]:
             f"the {exponent} interval reaches the fit's bound {BOUNDS[exponent][1]:g}: add grid points along {axis}"
         )
     if r2 < R2_SUPPORT:
-        missing.append(f"R^2 = {r2:.2f} < {R2_SUPPORT}: add seeds to lower the noise")
+        missing.append(f"R^2 = {r2:.3f} < {R2_SUPPORT}: add seeds to lower the noise")
     if not np.isfinite(held):
         missing.append(f"no held-out check: add a grid point along {axis}")
     elif held > HELDOUT_SUPPORT:
@@ -193,7 +193,7 @@ def sensitivity_findings(
                     claim,
                     statistic,
                     would_decide=(
-                        f"the joint law fits with R^2 {fit['r2']:.2f} < {R2_SUPPORT}: "
+                        f"the joint law fits with R^2 {fit['r2']:.3f} < {R2_SUPPORT}: "
                         "its elasticities are not read; add seeds"
                     ),
                 )
