@@ -45,7 +45,8 @@ def joint_law(row, N, D) -> float:
 
 def check_analysis_tables(workdir: Path, config: dict) -> None:
     metrics, families = read(workdir, "metrics.tsv"), read(workdir, "families.tsv").set_index(KEYS)
-    expected = families_by_hand(metrics, config.get("ood", []), config.get("analysis", {}).get("robustness_weight", 0.5))
+    weight = config.get("analysis", {}).get("robustness_weight", 0.5)
+    expected = families_by_hand(metrics, config.get("ood", []), weight)
     assert set(families.index) == set(expected.index)
     for column in expected.columns:
         np.testing.assert_allclose(families.loc[expected.index, column], expected[column], rtol=1e-12, atol=1e-12,
