@@ -83,6 +83,6 @@ def laws_run(tmp_path_factory) -> Path:
     from tests.test_workflow import LAWS_CONFIG, snakemake
 
     workdir = tmp_path_factory.mktemp("laws")
-    result = snakemake(workdir, "--cores", "2", config=LAWS_CONFIG, timeout=1800)
+    result = snakemake(workdir, "--cores", "2", config=LAWS_CONFIG, timeout=3600)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir

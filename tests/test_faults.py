@@ -80,7 +80,7 @@ def test_a_workflow_killed_during_train_reruns_only_the_unfinished_jobs_and_matc
     plan = snakemake(workdir, "--dry-run", "--rerun-incomplete", config=one_run)
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert set(job_counts(plan.stdout)) <= DOWNSTREAM_OF_TRAIN and job_counts(plan.stdout)["train"] == 1
-    rerun = snakemake(workdir, "--cores", "2", "--rerun-incomplete", config=one_run, timeout=1200)
+    rerun = snakemake(workdir, "--cores", "2", "--rerun-incomplete", config=one_run, timeout=2400)
     assert rerun.returncode == 0, rerun.stderr[-4000:]
 
     # No job that had finished ran again: the files it wrote are untouched.
