@@ -17,6 +17,7 @@ from drscale.grid import fitted_families, grid_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
+LAWS_CONFIG = ROOT / ".test" / "config-laws" / "config.yaml"
 
 
 def snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG, timeout: int = 600):
