@@ -32,15 +32,14 @@ def resolved(path: Path) -> dict:
 
 
 def expected_jobs(config: dict) -> dict[str, int]:
-    """Jobs of the key rules on a fresh directory, counted from the grid."""
+    """Jobs of the key rules on a fresh directory, counted from the grid (a rule that changes its
+    job granularity, e.g. one job per collection, changes its line here)."""
     runs = len(grid_table(config))
     collections = evaluated_collections(config)
     return {
         "train": runs,
         "encode": runs,  # one job per run encodes every evaluated collection
-        "evaluate": runs,
         "attack": runs,  # the in-domain collection only
-        "evaluate_attack": runs,
         "prepare_model": len(config["models"]),
         "prepare_collection": len(collections),
         "training_pairs": len(config["data_sizes"]),
