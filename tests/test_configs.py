@@ -115,7 +115,7 @@ def deploy_as_module(workdir: Path, config: Path) -> None:
     )
 
 
-def module_snakemake(workdir: Path, *args: str, timeout: int = 1200):
+def module_snakemake(workdir: Path, *args: str, timeout: int = 3600):
     command = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
 
