@@ -8,23 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
-from drscale import strategies as strategies_module
+from drscale import losses as losses_module
 from drscale import train as train_module
 from drscale.data import load_collection, training_pairs
+from drscale.losses import RobustRankingLoss
 from drscale.mining import mine_bm25_negatives
 from drscale.models import load_start_model
 from drscale.pareto import ParetoController
-from drscale.strategies import (
-    STRATEGIES,
-    Denoising,
-    HardNegative,
-    RobustRankingLoss,
-    make_strategy,
-    pareto_target,
-    perturb_query,
-    strategy_options,
-    truncate_words,
-)
+from drscale.pareto_target import pareto_target
+from drscale.perturb import perturb_query, truncate_words
+from drscale.registry import strategy_options
+from drscale.strategies import STRATEGIES, Denoising, HardNegative, make_strategy
 from drscale.synonyms import STOP_WORDS, load_synonyms
 from drscale.train import TrainConfig, train
 
@@ -203,7 +197,7 @@ def test_an_attacked_copy_of_a_rows_own_positive_is_not_a_negative_for_that_row(
     robust: RobustRankingLoss = objective.robustness
     robust.query_words = 0  # clean queries: the expected loss can be written down
     # An attack that changes nothing: adv(d) == d, so each attacked candidate duplicates a positive.
-    monkeypatch.setattr(strategies_module, "attack_pairs", lambda model, pairs, synonyms, config: [
+    monkeypatch.setattr(losses_module, "attack_pairs", lambda model, pairs, synonyms, config: [
         type("R", (), {"attacked": d})() for _, _, _, d in pairs])
     model = objective.model
     model.eval()

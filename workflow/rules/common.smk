@@ -14,6 +14,7 @@ from drscale.grid import (
     tokenizer_of,
     tokenizers,
 )
+from drscale.registry import REGISTRY, baseline_strategies, pareto_strategies
 
 validate(config, schema="../schemas/config.schema.yaml")
 try:
@@ -136,19 +137,9 @@ def final_outputs():
     return ["results/report.html"]
 
 
-# Training strategies (DESIGN.md section 5; rules in strategies.smk).
-BASELINE_STRATEGIES = ["standard", "hard_negative", "denoising", "adversarial"]
-PARETO_STRATEGIES = ["pareto", "pareto_mgda"]
-# The config sections each strategy reads; only these reach a train job's params, so that
-# editing e.g. the pareto section never reruns a standard run.
-STRATEGY_SECTIONS = {
-    "standard": [],
-    "hard_negative": ["mining"],
-    "denoising": ["mining", "denoising"],
-    "adversarial": ["adversarial"],
-    "pareto": ["adversarial", "pareto"],
-    "pareto_mgda": ["adversarial", "pareto"],
-}
+# Training strategies (docs/design.md section 5; rules in strategies.smk), from the registry.
+BASELINE_STRATEGIES = baseline_strategies()
+PARETO_STRATEGIES = pareto_strategies()
 # The denoising teacher: the standard run of the same (model, data, seed).
 TEACHER_RUN = "results/runs/model~{model}/data~{data}/strategy~standard/seed~{seed}"
 TEACHER_SCORES = f"{TEACHER_RUN}/teacher_scores.jsonl"
@@ -158,29 +149,40 @@ def mined_negatives(wildcards):
     return f"results/train_pairs/data~{wildcards.data}.negatives.jsonl"
 
 
+def teacher_scores(wildcards):
+    """The standard teacher's scores; none for the 'bm25' teacher (the mining scores)."""
+    if config["denoising"]["teacher"] != "standard":
+        return None
+    if "standard" not in config["strategies"]:
+        raise WorkflowError(
+            "denoising.teacher 'standard' scores the negatives with the standard run of "
+            "the same (model, data, seed): add 'standard' to 'strategies' or set "
+            "denoising.teacher to 'bm25'"
+        )
+    return TEACHER_SCORES.format(**wildcards)
+
+
+# The path of each extra input a strategy's registry entry names (None: not needed).
+STRATEGY_INPUTS = {
+    "negatives": mined_negatives,
+    "teacher_scores": teacher_scores,
+    "pareto_target": lambda wildcards: "results/pareto/target.json",
+}
+
+
 def strategy_inputs(wildcards):
-    """Extra inputs of a train job: mined negatives, the teacher's scores, the Pareto target."""
-    strategy = wildcards.strategy
-    inputs = {}
-    if strategy in ("hard_negative", "denoising"):
-        inputs["negatives"] = mined_negatives(wildcards)
-    if strategy == "denoising" and config["denoising"]["teacher"] == "standard":
-        if "standard" not in config["strategies"]:
-            raise WorkflowError(
-                "denoising.teacher 'standard' scores the negatives with the standard run of "
-                "the same (model, data, seed): add 'standard' to 'strategies' or set "
-                "denoising.teacher to 'bm25'"
-            )
-        inputs["teacher_scores"] = TEACHER_SCORES.format(**wildcards)
-    if strategy in PARETO_STRATEGIES:
-        inputs["pareto_target"] = "results/pareto/target.json"
-    return inputs
+    """Extra inputs of a train job, as the registry lists them for its strategy."""
+    inputs = {
+        name: STRATEGY_INPUTS[name](wildcards)
+        for name in REGISTRY[wildcards.strategy].inputs
+    }
+    return {name: path for name, path in inputs.items() if path is not None}
 
 
 def strategy_config(wildcards):
     """The config sections the run's strategy reads, the score scale and, for the strategies
     with a robustness loss, the evaluation attack's synonym source."""
-    sections = {s: config[s] for s in STRATEGY_SECTIONS[wildcards.strategy]}
+    sections = {s: config[s] for s in REGISTRY[wildcards.strategy].sections}
     sections["evaluation"] = {"score_scale": config["evaluation"]["score_scale"]}
     if "adversarial" in sections:
         sections["attack"] = {"synonyms": config["attack"]["synonyms"]}

@@ -1,4 +1,4 @@
-# Training strategies (DESIGN.md section 5): mined hard negatives, the denoising teacher's scores
+# Training strategies (docs/design.md section 5): mined hard negatives, the denoising teacher's scores
 # and the Pareto target. The train rule gets them through strategy_inputs() (common.smk).
 
 

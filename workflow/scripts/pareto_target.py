@@ -3,7 +3,7 @@ from pathlib import Path
 
 from drscale.aggregate import tidy_metrics
 from drscale.logs import log_to
-from drscale.strategies import pareto_target
+from drscale.pareto_target import pareto_target
 
 log_to(snakemake.log[0])
 pareto = snakemake.params.pareto

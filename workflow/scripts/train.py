@@ -6,7 +6,8 @@ import torch
 from drscale.logs import log_to
 from drscale.mining import read_jsonl, with_teacher_scores
 from drscale.models import check_fits_in_memory, load_start_model, parameter_counts
-from drscale.strategies import make_strategy, strategy_options
+from drscale.registry import strategy_options
+from drscale.strategies import make_strategy
 from drscale.train import TrainConfig, train
 
 log_to(snakemake.log[0])
