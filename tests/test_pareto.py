@@ -6,7 +6,6 @@ import torch
 from drscale.pareto import (
     MGDAController,
     ParetoController,
-    make_controller,
     mgda_weight,
     shared_gradient,
 )
@@ -138,10 +137,3 @@ def test_shared_gradient_feeds_mgda():
     combined = torch.cat([p.grad.reshape(-1) for p in params])
     expected = (1 - ctrl.weight) * g_eff + ctrl.weight * g_rob
     assert torch.allclose(combined, expected)
-
-
-def test_make_controller():
-    assert isinstance(make_controller("pareto", 2.0, eta=0.05), ParetoController)
-    assert isinstance(make_controller("pareto_mgda", 2.0), MGDAController)
-    with pytest.raises(ValueError, match="pareto_mgda"):
-        make_controller("pareto_v2", 2.0)

@@ -23,7 +23,7 @@ from torch import nn
 
 from drscale.attack import AttackConfig, attack_pairs
 from drscale.models import text_length
-from drscale.pareto import MGDAController, ParetoController, shared_gradient
+from drscale.pareto import MGDAController, ParetoController, ProbeController, shared_gradient
 from drscale.perturb import perturb_query, truncate_words
 
 __all__ = ["FixedWeight", "JointObjective", "NonFiniteLossError", "RobustRankingLoss"]
@@ -151,17 +151,22 @@ class JointObjective(nn.Module):
     is used, so the batch is encoded once for both terms). Without ``robustness`` the objective is
     L_eff itself (w = 0). ``controller`` is a :class:`FixedWeight`, a ``ParetoController`` (w is
     updated from the two losses after the step's loss is formed with w_t) or an ``MGDAController``
-    (w is set from this step's two gradients before it is formed). ``step`` is set by the trainer
-    callback before every step (1-based, as the trainer's log); it seeds the query perturbation.
+    (w is set from this step's two gradients before it is formed) or a ``ProbeController`` (w is
+    set before the step from ``probe(model)``, the validation probe measured with the current model,
+    on the steps the controller says). ``step`` is set by the trainer callback before every step
+    (1-based, as the trainer's log); it seeds the query perturbation.
     """
 
     def __init__(self, model, effectiveness: nn.Module, robustness: RobustRankingLoss | None = None,
-                 controller=None) -> None:
+                 controller=None, probe=None) -> None:
         super().__init__()
         self.model = model
         self.effectiveness = effectiveness
         self.robustness = robustness
         self.controller = controller if controller is not None else FixedWeight(0.0)
+        self.probe = probe
+        if isinstance(self.controller, ProbeController) and probe is None:
+            raise ValueError("a ProbeController needs the validation probe to measure")
         self.step = 0
         self.log: list[dict] = []
 
@@ -175,6 +180,8 @@ class JointObjective(nn.Module):
             return loss_eff
         loss_rob = self.robustness(embeddings, labels, self.step)
         self._check_finite(loss_eff, loss_rob)
+        if isinstance(self.controller, ProbeController):
+            self.controller.update(self.step, self.probe(self.model) if self.controller.due(self.step) else None)
         if isinstance(self.controller, MGDAController):
             parameters = [p for p in self.model.parameters() if p.requires_grad]
             self.controller.update_from_gradients(shared_gradient(loss_eff, parameters),

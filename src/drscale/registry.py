@@ -29,7 +29,7 @@ REGISTRY: dict[str, StrategySpec] = {
     "hard_negative": StrategySpec("HardNegative", ("mining",), ("negatives",), baseline=True),
     "denoising": StrategySpec("Denoising", ("mining", "denoising"), ("negatives", "teacher_scores"), baseline=True),
     "adversarial": StrategySpec("Adversarial", ("adversarial",), baseline=True),
-    "pareto": StrategySpec("Pareto", ("adversarial", "pareto"), ("pareto_target",), pareto=True),
+    "pareto": StrategySpec("Pareto", ("adversarial", "pareto"), ("pareto_target", "validation_probe"), pareto=True),
     "pareto_mgda": StrategySpec("ParetoMGDA", ("adversarial", "pareto"), ("pareto_target",), pareto=True),
 }
 
@@ -59,7 +59,13 @@ def _adversarial(section: Mapping, spec: StrategySpec) -> dict:
 
 
 def _pareto(section: Mapping, spec: StrategySpec) -> dict:
-    return {k: float(section[k]) for k in ("eta", "ema_decay", "w_min", "w_max") if k in section}
+    """The controller's options (r* and w_0 come from the Pareto target, the probe from its file)."""
+    options: dict[str, Any] = {k: float(section[k]) for k in ("eta", "ema_decay", "w_min", "w_max") if k in section}
+    options.update({k: int(section[k]) for k in ("probe_every", "probe_attacked_queries", "probe_top_m")
+                    if k in section})
+    if "signal" in section:
+        options["signal"] = str(section["signal"])
+    return options
 
 
 # How each config section becomes options of the strategy classes (defaults as in the schema).
@@ -67,11 +73,12 @@ SECTION_OPTIONS: dict[str, Callable[[Mapping, StrategySpec], dict]] = {
     "mining": _mining, "denoising": _denoising, "adversarial": _adversarial, "pareto": _pareto}
 
 
-def strategy_options(name: str, config: Mapping, seed: int, target: Mapping | None = None) -> dict:
+def strategy_options(name: str, config: Mapping, seed: int, target: Mapping | None = None,
+                     probe: str | None = None) -> dict:
     """``make_strategy`` options of a strategy from the workflow config (its ``sections``, the
     score scale, and ``attack.synonyms`` for a robustness loss: training perturbs with the
     evaluation attack's synonym source) and, for Pareto training, the ``pareto_target`` rule's
-    output (``target_ratio``, ``w0``)."""
+    output (``target_ratio``, ``w0``) and the validation probe's file (``probe``)."""
     if name not in REGISTRY:
         raise ValueError(f"unknown strategy {name!r}; valid strategies: {sorted(REGISTRY)}")
     spec = REGISTRY[name]
@@ -84,4 +91,6 @@ def strategy_options(name: str, config: Mapping, seed: int, target: Mapping | No
         if target is None:
             raise ValueError(f"strategy {name!r} needs the Pareto target (results/pareto/target.json)")
         options.update(target_ratio=float(target["target_ratio"]), w0=float(target["w0"]))
+    if probe is not None:
+        options["probe"] = str(probe)
     return options

@@ -16,8 +16,10 @@ a new strategy is a class here plus its entry in :mod:`drscale.registry`, not a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,8 @@ from torch import nn
 from drscale.attack import AttackConfig
 from drscale.losses import POSITIVE_COLUMN, QUERY_COLUMN, ROW_COLUMN, FixedWeight, JointObjective, RobustRankingLoss
 from drscale.mining import denoise_negatives
-from drscale.pareto import MGDAController, ParetoController
+from drscale.pareto import MGDAController, ParetoController, ProbeController
+from drscale.probe import ProbeAttack, measure_probe
 from drscale.registry import REGISTRY
 from drscale.synonyms import load_synonyms
 
@@ -194,10 +197,15 @@ class _RobustTraining(Standard):
                             words_per_step=self.attack_words_per_step, scale=self.scale,
                             pairs_per_call=max(1, self.attacked_per_batch))
 
+    def _synonyms(self) -> Mapping[str, Sequence[str]]:
+        if not hasattr(self, "_synonym_table"):
+            self._synonym_table = self.synonyms if isinstance(self.synonyms, Mapping) else load_synonyms(self.synonyms)
+        return self._synonym_table
+
     def robustness(self, model) -> RobustRankingLoss:
         if not self._texts:
             raise RuntimeError("call dataset(rows) before loss(model): the robustness loss looks rows up")
-        synonyms = self.synonyms if isinstance(self.synonyms, Mapping) else load_synonyms(self.synonyms)
+        synonyms = self._synonyms()
         documents = [c for c in self._texts if c not in (QUERY_COLUMN, ROW_COLUMN)]
         return RobustRankingLoss(model, self._texts, documents, synonyms, self.attack_config(),
                                  self.attacked_per_batch, self.query_words, self.scale, self.seed)
@@ -215,8 +223,14 @@ class Adversarial(_RobustTraining):
 
 @dataclass
 class Pareto(_RobustTraining):
-    """(1 - w_t) L_eff + w_t L_rob with w_t steered towards the frontier's knee ratio r*
-    (``ParetoController``: eta, EMA decay and bounds as in docs/design.md section 5)."""
+    """(1 - w_t) L_eff + w_t L_rob with w_t steered towards the frontier's knee ratio r*.
+
+    ``signal`` ``validation_probe`` (:class:`~drscale.pareto.ProbeController`): the ratio is the
+    validation probe's ce_rob / ce_eff (``probe``: the probe's data or its JSON file, see
+    :mod:`drscale.probe`) measured every ``probe_every`` steps, the quantity r* is measured in.
+    ``training_loss`` (:class:`~drscale.pareto.ParetoController`): the paper's literal rule on the
+    training losses' EMAs, every step.
+    """
 
     target_ratio: float = 1.0
     w0: float | None = None
@@ -224,10 +238,44 @@ class Pareto(_RobustTraining):
     ema_decay: float = 0.9
     w_min: float = 0.05
     w_max: float = 0.95
+    signal: str = "validation_probe"
+    probe: str | Mapping | None = None
+    probe_every: int = 10
+    probe_attacked_queries: int = 4
+    probe_top_m: int = 2
 
     def controller(self):
-        return ParetoController(self.target_ratio, w0=self.w0, eta=self.eta, ema_decay=self.ema_decay,
-                                w_min=self.w_min, w_max=self.w_max)
+        if self.signal == "training_loss":
+            return ParetoController(self.target_ratio, w0=self.w0, eta=self.eta, ema_decay=self.ema_decay,
+                                    w_min=self.w_min, w_max=self.w_max)
+        if self.signal != "validation_probe":
+            raise ValueError(f"unknown Pareto signal {self.signal!r}; valid: validation_probe, training_loss")
+        return ProbeController(self.target_ratio, w0=self.w0, eta=self.eta, every=self.probe_every,
+                               w_min=self.w_min, w_max=self.w_max)
+
+    def probe_attack(self) -> ProbeAttack:
+        """The probe's attack: the in-training attack's budget on its strongest pool passages."""
+        return ProbeAttack(attacked_queries=self.probe_attacked_queries, top_m=self.probe_top_m,
+                           max_words=self.attack_words, candidates_per_word=self.attack_candidates,
+                           words_per_step=self.attack_words_per_step)
+
+    def loss(self, model) -> JointObjective:
+        controller = self.controller()
+        probe = None
+        if isinstance(controller, ProbeController):
+            if self.probe is None:
+                raise ValueError("Pareto training on the validation probe needs 'probe' (results/pareto/probe.json)")
+            data = self.probe if isinstance(self.probe, Mapping) else json.loads(Path(self.probe).read_text())
+            synonyms = self._synonyms()
+            attack = self.probe_attack()
+
+            cache: dict = {}  # the probe's token ids, computed at the first measurement
+
+            def probe(m):
+                return measure_probe(m, data, synonyms, attack, self.scale, cache)
+
+        self._objective = JointObjective(model, self.effectiveness(model), self.robustness(model), controller, probe)
+        return self._objective
 
 
 @dataclass

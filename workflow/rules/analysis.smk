@@ -3,6 +3,7 @@ rule fit:
         "results/metrics.tsv",
     output:
         families="results/families.tsv",
+        by_seed="results/families_by_seed.tsv",
         fits=report("results/fits.tsv", caption="../report/fits.rst", category="Tables"),
         draws="results/fit_bootstrap.tsv",
     log:
@@ -19,7 +20,7 @@ rule fit:
 
 rule frontier:
     input:
-        families="results/families.tsv",
+        by_seed="results/families_by_seed.tsv",
         fits="results/fits.tsv",
     output:
         frontier=report(

@@ -23,7 +23,8 @@ except ValueError as error:
     raise WorkflowError(f"invalid config: {error}")
 
 
-GRID = Paramspace(grid_table(config), filename_params=None)
+GRID_TABLE = grid_table(config)
+GRID = Paramspace(GRID_TABLE, filename_params=None)
 RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
 COLLECTIONS = evaluated_collections(config)
 IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
@@ -35,7 +36,6 @@ TOKENIZERS = tokenizers(config)
 # Cheap table and plot steps run on the submitting node, not as cluster jobs.
 localrules:
     training_pairs,
-    pareto_target,
     aggregate,
     fit,
     frontier,
@@ -167,6 +167,9 @@ STRATEGY_INPUTS = {
     "negatives": mined_negatives,
     "teacher_scores": teacher_scores,
     "pareto_target": lambda wildcards: "results/pareto/target.json",
+    "validation_probe": lambda wildcards: (
+        PROBE if config["pareto"]["signal"] == "validation_probe" else None
+    ),
 }
 
 
@@ -189,11 +192,51 @@ def strategy_config(wildcards):
     return canonical(sections)
 
 
+def validation_split(collection):
+    """The qrels split a collection's validation queries are in; None: it has none (a
+    docstrings collection without dev_queries, or validation_split: null)."""
+    entry = config["collections"][collection]
+    split = entry.get("validation_split", "dev")
+    if split is None or (entry["source"] == "docstrings" and not entry["dev_queries"]):
+        return None
+    return split
+
+
+def probe_collections():
+    """(name, role, split) of every evaluated collection with validation data: the validation
+    probe's parts. Collections without it are left out of the probe (and so of r*)."""
+    return [
+        [c, "in_domain" if c == IN_DOMAIN else "ood", validation_split(c)]
+        for c in COLLECTIONS
+        if validation_split(c) is not None
+    ]
+
+
+PROBE = "results/pareto/probe.json"
+
+
+def pareto_needs_probe():
+    """The probe is measured by the pareto_target rule (r*) and by the controller."""
+    pareto = config["pareto"]
+    if not set(PARETO_STRATEGIES) & set(config["strategies"]):
+        return False
+    estimate = pareto["target_ratio"] is None or pareto["w0"] is None
+    steer = "pareto" in config["strategies"] and pareto["signal"] == "validation_probe"
+    if (estimate or steer) and validation_split(IN_DOMAIN) is None:
+        raise WorkflowError(
+            f"Pareto training measures r* and steers on validation data only, and the in-domain "
+            f"collection {IN_DOMAIN!r} has none: set collections.{IN_DOMAIN}.dev_queries (docstrings) "
+            "or its validation_split, or give pareto.target_ratio and w0 with pareto.signal "
+            "training_loss"
+        )
+    return estimate or steer
+
+
 def pareto_target_runs():
     """The baseline runs r* is estimated from: every baseline strategy of the grid at the
     pareto target models and data sizes (default: the smallest point where the strategies run,
     i.e. the first of ``strategy_points.models`` and the smallest of its ``data_sizes``), every
-    seed. Empty when no Pareto strategy runs or r* and w_0 are both given.
+    seed they run with. Empty when no Pareto strategy runs or r* and w_0 are both given.
     """
     pareto = config["pareto"]
     if not set(PARETO_STRATEGIES) & set(config["strategies"]):
@@ -219,29 +262,29 @@ def pareto_target_runs():
         raise WorkflowError(
             f"pareto.target_models / target_data_sizes name {off_grid}, which are not on the grid"
         )
-    records = []
-    for model, data, strategy, seed in itertools.product(
-        models, data_sizes, baselines, config["seeds"]
-    ):
-        run = f"model~{model}/data~{data}/strategy~{strategy}/seed~{seed}"
-        records.append(
-            {
-                "run": run,
-                "model_info": f"results/runs/{run}/model_info.json",
-                "metrics": [
-                    (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
-                ]
-                + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
-            }
-        )
-    return records
+    runs = GRID_TABLE[
+        GRID_TABLE["model"].isin(models)
+        & GRID_TABLE["data"].isin(data_sizes)
+        & GRID_TABLE["strategy"].isin(baselines)
+    ]
+    return [
+        {
+            "run": f"results/runs/model~{r.model}/data~{r.data}/strategy~{r.strategy}/seed~{r.seed}",
+            "model": r.model,
+            "data_size": int(r.data),
+            "strategy": r.strategy,
+            "seed": int(r.seed),
+        }
+        for r in runs.itertuples()
+    ]
 
 
 def pareto_target_inputs(wildcards):
-    records = pareto_target_runs()
-    return [r["model_info"] for r in records] + [
-        p for r in records for _, p in r["metrics"]
-    ]
+    runs = pareto_target_runs()
+    inputs = {"models": [f"{r['run']}/model" for r in runs]}
+    if runs:
+        inputs["probe"] = PROBE
+    return inputs
 
 
 def pareto_trajectories():
