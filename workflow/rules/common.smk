@@ -1,4 +1,3 @@
-import itertools
 import json
 import re
 
@@ -27,6 +26,9 @@ GRID_TABLE = grid_table(config)
 GRID = Paramspace(GRID_TABLE, filename_params=None)
 RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
 COLLECTIONS = evaluated_collections(config)
+# Evaluation roles (the {split} wildcard) and the key naming each role's qrels split: test
+# metrics are the results; validation metrics are what choices (e.g. the Pareto target) may read.
+SPLIT_KEYS = {"test": "test_split", "validation": "validation_split"}
 IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
@@ -50,6 +52,7 @@ wildcard_constraints:
     data=r"\d+",
     strategy="|".join(config["strategies"]),
     seed=r"\d+",
+    split="|".join(SPLIT_KEYS),
     collection="|".join(map(re.escape, config["collections"])),
     family="|".join(map(re.escape, FAMILIES)),
     tokenizer="|".join(map(re.escape, TOKENIZERS)),
@@ -69,8 +72,48 @@ def model_entry(wildcards):
     return canonical(config["models"][wildcards.model])
 
 
-def test_split(wildcards):
-    return config["collections"][wildcards.collection]["test_split"]
+def has_validation(collection):
+    """Whether a collection has validation qrels: a docstrings collection only with dev queries,
+    a local:/beir: one unless its entry sets validation_split: null."""
+    entry = config["collections"][collection]
+    if entry["validation_split"] is None:
+        return False
+    return entry["source"] != "docstrings" or entry["dev_queries"] > 0
+
+
+def collection_splits(collection):
+    """The roles a collection is evaluated in."""
+    return ["test", "validation"] if has_validation(collection) else ["test"]
+
+
+def qrels_split(wildcards):
+    """The qrels split of the job's role ({split}) in its collection."""
+    return config["collections"][wildcards.collection][SPLIT_KEYS[wildcards.split]]
+
+
+def query_splits(wildcards):
+    """The qrels splits whose queries a token cache holds (test, and validation where it exists)."""
+    entry = config["collections"][wildcards.collection]
+    return [entry[SPLIT_KEYS[s]] for s in collection_splits(wildcards.collection)]
+
+
+def in_domain_split(wildcards):
+    """The in-domain qrels split of the job's role ({split}; the attack rules name no collection)."""
+    return config["collections"][IN_DOMAIN][SPLIT_KEYS[wildcards.split]]
+
+
+def evaluation_settings():
+    """The evaluation keys a metric depends on (not the encoding batch size)."""
+    return {k: config["evaluation"][k] for k in ("score_scale", "draws", "seed")}
+
+
+def collection_negatives(collection):
+    """K, the sampled negatives of a collection's CE (collections.<name>.negatives, else
+    evaluation.negatives)."""
+    return (
+        config["collections"][collection]["negatives"]
+        or config["evaluation"]["negatives"]
+    )
 
 
 def collection_source(wildcards):
@@ -115,19 +158,25 @@ def analysis_outputs():
     ]
 
 
-def run_records():
-    """Per run: its path id, model_info.json and its (collection, metrics JSON) pairs.
+def run_metrics(run, split="test"):
+    """(collection, metrics JSON) pairs of one run in one role: the clean metrics of every
+    evaluated collection that has the role, and the attack's on the in-domain one."""
+    collections = [c for c in COLLECTIONS if split in collection_splits(c)]
+    pairs = [(c, f"results/runs/{run}/metrics/{split}/{c}.json") for c in collections]
+    if IN_DOMAIN in collections:
+        pairs.append(
+            (IN_DOMAIN, f"results/runs/{run}/metrics/{split}/{IN_DOMAIN}.adv.json")
+        )
+    return pairs
 
-    Every evaluated collection has clean metrics; the in-domain one also has the attack's.
-    """
+
+def run_records():
+    """Per run: its path id, model_info.json and its test (collection, metrics JSON) pairs."""
     return [
         {
             "run": run,
             "model_info": f"results/runs/{run}/model_info.json",
-            "metrics": [
-                (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
-            ]
-            + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
+            "metrics": run_metrics(run),
         }
         for run in GRID.instance_patterns
     ]
@@ -167,9 +216,7 @@ STRATEGY_INPUTS = {
     "negatives": mined_negatives,
     "teacher_scores": teacher_scores,
     "pareto_target": lambda wildcards: "results/pareto/target.json",
-    "validation_probe": lambda wildcards: (
-        PROBE if config["pareto"]["signal"] == "validation_probe" else None
-    ),
+    "validation_probe": lambda wildcards: probe_input(wildcards),
 }
 
 
@@ -192,44 +239,40 @@ def strategy_config(wildcards):
     return canonical(sections)
 
 
-def validation_split(collection):
-    """The qrels split a collection's validation queries are in; None: it has none (a
-    docstrings collection without dev_queries, or validation_split: null)."""
-    entry = config["collections"][collection]
-    split = entry.get("validation_split", "dev")
-    if split is None or (entry["source"] == "docstrings" and not entry["dev_queries"]):
-        return None
-    return split
-
-
 def probe_collections():
     """(name, role, split) of every evaluated collection with validation data: the validation
     probe's parts. Collections without it are left out of the probe (and so of r*)."""
     return [
-        [c, "in_domain" if c == IN_DOMAIN else "ood", validation_split(c)]
+        [
+            c,
+            "in_domain" if c == IN_DOMAIN else "ood",
+            config["collections"][c]["validation_split"],
+        ]
         for c in COLLECTIONS
-        if validation_split(c) is not None
+        if has_validation(c)
     ]
 
 
 PROBE = "results/pareto/probe.json"
 
 
-def pareto_needs_probe():
-    """The probe is measured by the pareto_target rule (r*) and by the controller."""
-    pareto = config["pareto"]
-    if not set(PARETO_STRATEGIES) & set(config["strategies"]):
-        return False
-    estimate = pareto["target_ratio"] is None or pareto["w0"] is None
-    steer = "pareto" in config["strategies"] and pareto["signal"] == "validation_probe"
-    if (estimate or steer) and validation_split(IN_DOMAIN) is None:
+def require_validation():
+    """r* and the controller read validation data only: the in-domain collection must have some."""
+    if not has_validation(IN_DOMAIN):
         raise WorkflowError(
             f"Pareto training measures r* and steers on validation data only, and the in-domain "
             f"collection {IN_DOMAIN!r} has none: set collections.{IN_DOMAIN}.dev_queries (docstrings) "
             "or its validation_split, or give pareto.target_ratio and w0 with pareto.signal "
             "training_loss"
         )
-    return estimate or steer
+
+
+def probe_input(wildcards):
+    """The probe the controller measures (none for the paper's training-loss signal)."""
+    if config["pareto"]["signal"] != "validation_probe":
+        return None
+    require_validation()
+    return PROBE
 
 
 def pareto_target_runs():
@@ -262,6 +305,7 @@ def pareto_target_runs():
         raise WorkflowError(
             f"pareto.target_models / target_data_sizes name {off_grid}, which are not on the grid"
         )
+    require_validation()
     runs = GRID_TABLE[
         GRID_TABLE["model"].isin(models)
         & GRID_TABLE["data"].isin(data_sizes)
