@@ -137,3 +137,15 @@ def test_shared_gradient_feeds_mgda():
     combined = torch.cat([p.grad.reshape(-1) for p in params])
     expected = (1 - ctrl.weight) * g_eff + ctrl.weight * g_rob
     assert torch.allclose(combined, expected)
+
+
+def test_trajectory_summary_by_hand():
+    import pandas as pd
+
+    from drscale.pareto import trajectory_summary
+
+    w = [0.5, 0.05, 0.2, 0.3, 0.35, 0.3, 0.95, 0.9]  # 2 of 8 steps on a bound; last quarter 0.95, 0.9
+    summary = trajectory_summary(pd.DataFrame({"run": "a", "step": range(8), "w": w}), 0.05, 0.95)
+    row = summary.iloc[0]
+    assert row["interior"] == pytest.approx(6 / 8) and row["last_quarter_p2p"] == pytest.approx(0.05)
+    assert (row["w_first"], row["w_last"], row["steps"]) == (0.5, 0.9, 8)

@@ -241,3 +241,20 @@ class MGDAController(_WeightController):
             }
         )
         return self._w
+
+
+def trajectory_summary(trajectories, w_min: float = W_MIN, w_max: float = W_MAX):
+    """Per run (``run`` column) of a w_t table: first, last, min and max w, the fraction of steps
+    with w strictly inside (w_min, w_max) and the peak-to-peak of w over the last quarter of
+    steps: does the controller steer (inside) and settle (small last-quarter range)?"""
+    import pandas as pd
+
+    rows = []
+    for run, log in trajectories.groupby("run", sort=True):
+        w = log.sort_values("step")["w"].to_numpy(float)
+        last = w[len(w) - max(1, len(w) // 4):]
+        rows.append({"run": run, "steps": len(w), "w_first": w[0], "w_last": w[-1], "w_min": w.min(),
+                     "w_max": w.max(), "interior": float(((w > w_min) & (w < w_max)).mean()),
+                     "last_quarter_p2p": float(last.max() - last.min())})
+    return pd.DataFrame(rows, columns=["run", "steps", "w_first", "w_last", "w_min", "w_max", "interior",
+                                       "last_quarter_p2p"])

@@ -107,6 +107,8 @@ rule plot_trajectories:
         "results/benchmarks/plot_trajectories/plot_trajectories.tsv"
     conda:
         "../../envs/drscale.yaml"
+    params:
+        pareto={k: config["pareto"][k] for k in ("w_min", "w_max")},
     script:
         "../scripts/plot_trajectories.py"
 
