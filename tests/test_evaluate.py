@@ -71,5 +71,29 @@ def test_perfect_retrieval_scores_one():
     emb, qrels = make_embeddings()
     metrics = evaluate_collection(emb, qrels, scale=20.0, negatives=10, draws=2, seed=0)
     assert metrics["ndcg@10"] == pytest.approx(1.0) and metrics["mrr@10"] == pytest.approx(1.0)
-    assert metrics["recall@100"] == pytest.approx(1.0)
     assert metrics["ce"] < math.log(11)
+
+
+def test_ranking_metrics_of_a_hand_built_imperfect_ranking():
+    """Four queries over 120 passages; query i scores a passage by its coordinate i.
+
+    The relevant passages rank 1st, 3rd, 60th and 105th (outside the top 100), so by hand
+    MRR@10 = (1 + 1/3 + 0 + 0) / 4 = 1/3, nDCG@10 = (1 + 1/log2(3 + 1) + 0 + 0) / 4 = 3/8 and
+    Recall@100 = 3/4.
+    """
+    from drscale.evaluate import ranking_metrics
+
+    n_docs, ranks = 120, {0: 1, 1: 3, 2: 60, 3: 105}
+    docs = np.zeros((n_docs, 4), np.float32)
+    qrels = {}
+    for i, rank in ranks.items():
+        others = [j for j in range(n_docs) if j != 10 + i]  # d10+i is q_i's relevant passage
+        order = [*others[: rank - 1], 10 + i, *others[rank - 1:]]  # best first
+        docs[order, i] = np.linspace(1.0, 0.0, n_docs)
+        qrels[f"q{i}"] = {f"d{10 + i:03d}": 1}
+    emb = Embeddings(np.array([f"q{i}" for i in ranks]), np.eye(4, dtype=np.float32),
+                     np.array([f"d{j:03d}" for j in range(n_docs)]), docs)
+    metrics = ranking_metrics(emb, qrels)  # BEIR rounds to 5 decimals
+    assert metrics["mrr@10"] == pytest.approx(1 / 3, abs=1e-5)
+    assert metrics["ndcg@10"] == pytest.approx(3 / 8, abs=1e-5)
+    assert metrics["recall@100"] == pytest.approx(3 / 4, abs=1e-5)

@@ -17,6 +17,7 @@ from drscale.grid import fitted_families, grid_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
+LAWS_CONFIG = ROOT / ".test" / "config-laws" / "config.yaml"
 
 
 def snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG, timeout: int = 600):
@@ -106,7 +107,8 @@ def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
     models = len(config["models"])
     assert job_counts(result.stdout) == {
         "training_pairs": 1, "train": models, "encode": models, "evaluate": models, "attack": models,
-        "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1,
+        "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1, "costs": 1,
+        "findings": 1, "budget": 1, "summary": 1,
         "plot_scaling": len(fitted_families(config)), "plot_summary": 1, "report": 1, "all": 1,
     }
     assert set(re.findall(r"data=(\d+)", result.stdout)) == {"1200"}

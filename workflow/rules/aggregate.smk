@@ -8,11 +8,6 @@ rule aggregate:
             caption="../report/metrics.rst",
             category="Tables",
         ),
-        summary=report(
-            "results/summary.md",
-            caption="../report/summary.rst",
-            category="Tables",
-        ),
     log:
         "logs/aggregate/aggregate.log",
     benchmark:

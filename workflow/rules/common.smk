@@ -40,7 +40,11 @@ localrules:
     training_pairs,
     aggregate,
     fit,
+    costs,
     frontier,
+    findings,
+    budget,
+    summary,
     plot_scaling,
     plot_summary,
     plot_trajectories,
@@ -148,9 +152,13 @@ def analysis_outputs():
     return [
         "results/metrics.tsv",
         "results/summary.md",
+        "results/findings.tsv",
         "results/fits.tsv",
+        "results/cost_fits.tsv",
+        "results/budget.tsv",
         "results/frontier.tsv",
         "results/efficiency.tsv",
+        "results/plots/iso_cost.png",
         "results/plots/exponents.png",
         "results/plots/frontier.png",
         "results/plots/pareto_trajectories.png",
@@ -180,6 +188,59 @@ def run_records():
         }
         for run in GRID.instance_patterns
     ]
+
+
+def cost_records():
+    """Per run: its model_info.json, the benchmark files of its train, encode and attack jobs
+    (products of those jobs, so listing them as inputs makes Snakemake run the jobs) and the
+    token caches its encode job read."""
+    records = []
+    for row in grid_table(config).itertuples():
+        run = (
+            f"model~{row.model}/data~{row.data}/strategy~{row.strategy}/seed~{row.seed}"
+        )
+        tokenizer = tokenizer_of(config, row.model)
+        records.append(
+            {
+                "run": run,
+                "model_info": f"results/runs/{run}/model_info.json",
+                "benchmarks": {
+                    "train": f"results/benchmarks/train/{run}.tsv",
+                    "encode": f"results/benchmarks/encode/{run}.tsv",
+                    "attack": f"results/benchmarks/attack/{run}/{IN_DOMAIN}.tsv",
+                },
+                "tokens": [
+                    f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS
+                ],
+            }
+        )
+    return records
+
+
+def cost_inputs():
+    records = cost_records()
+    paths = [r["model_info"] for r in records]
+    paths += [p for r in records for p in r["benchmarks"].values()]
+    return list(dict.fromkeys(paths + [p for r in records for p in r["tokens"]]))
+
+
+def made_by_a_rule(path):
+    return any(str(f) == path for rule in workflow.rules for f in rule.output)
+
+
+def findings_inputs(wildcards):
+    """What the findings read; per-seed families only where a rule makes them."""
+    inputs = {
+        "families": "results/families.tsv",
+        "fits": "results/fits.tsv",
+        "draws": "results/fit_bootstrap.tsv",
+        "frontier": "results/frontier.tsv",
+        "efficiency": "results/efficiency.tsv",
+        "cost_fits": "results/cost_fits.tsv",
+    }
+    if made_by_a_rule("results/families_by_seed.tsv"):
+        inputs["by_seed"] = "results/families_by_seed.tsv"
+    return inputs
 
 
 def final_outputs():

@@ -10,7 +10,9 @@ metrics = pd.read_csv(snakemake.input[0], sep="\t")
 families_by_seed(metrics, settings["robustness_weight"]).to_csv(snakemake.output.by_seed, sep="\t", index=False)
 families = metric_families(metrics, settings["robustness_weight"])
 families.to_csv(snakemake.output.families, sep="\t", index=False)
-fits, draws = scaling_fits(families, n_bootstrap=settings["bootstrap"], seed=settings["seed"])
+fits, draws = scaling_fits(
+    families, n_bootstrap=settings["bootstrap"], seed=settings["seed"], objective=settings["fit_objective"]
+)
 fits.to_csv(snakemake.output.fits, sep="\t", index=False)
 draws.to_csv(snakemake.output.draws, sep="\t", index=False)
 print(fits.to_string())
