@@ -207,7 +207,7 @@ def cost_records():
                 "benchmarks": {
                     "train": f"results/benchmarks/train/{run}.tsv",
                     "encode": f"results/benchmarks/encode/{run}.tsv",
-                    "attack": f"results/benchmarks/attack/{run}/{IN_DOMAIN}.tsv",
+                    "attack": f"results/benchmarks/attack/{run}/test/{IN_DOMAIN}.tsv",
                 },
                 "tokens": [
                     f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS
