@@ -40,8 +40,9 @@ def test_ce_ood_mean_is_nan_when_an_ood_collection_is_missing():
 
 def test_a_nan_robustness_loss_stops_training_and_names_l_rob(tiny_model_dir, tiny_collection, tmp_path):
     from drscale.data import load_collection, training_pairs
+    from drscale.losses import NonFiniteLossError
     from drscale.models import load_start_model
-    from drscale.strategies import NonFiniteLossError, make_strategy
+    from drscale.strategies import make_strategy
     from drscale.train import TrainConfig, train
 
     pairs = training_pairs(load_collection(tiny_collection, "train"))

@@ -139,10 +139,18 @@ def test_pareto_training_logs_its_weight_and_the_report_is_built(finished_run):
     assert trajectories.w.between(0.05, 0.95).all() and trajectories.w.nunique() > 1
     target = json.loads((finished_run / "results" / "pareto" / "target.json").read_text())
     assert target["target_ratio"] > 0
+    # r* read validation splits only (C1: validation_split, default dev), never a test split.
+    splits = {c: e.get("validation_split", "dev") for c, e in config["collections"].items()}
+    assert target["validation_splits"] == [f"{c}:{splits[c]}" for c in [config["in_domain"], *config["ood"]]
+                                           if c == config["in_domain"] or config["collections"][c].get("dev_queries")]
+    assert not any(s.split(":")[1] == "test" for s in target["validation_splits"])
     fits = pd.read_csv(finished_run / "results" / "fits.tsv", sep="\t")
     assert set(fits.status.str.split(":").str[0]) <= {"ok", "skipped", "failed"}
     frontier = pd.read_csv(finished_run / "results" / "frontier.tsv", sep="\t")
     assert frontier.on_frontier.any()
+    assert {"n_seeds", "ce_eff_lo", "ce_eff_hi", "ce_rob_lo", "ce_rob_hi", "dominated_by"} <= set(frontier.columns)
+    efficiency = pd.read_csv(finished_run / "results" / "efficiency.tsv", sep="\t")
+    assert {"k_N", "k_N_lo", "k_N_hi", "k_D", "k_D_lo", "k_D_hi"} <= set(efficiency.columns)
     report = (finished_run / "results" / "report.html").read_text(errors="ignore")
     assert len(report) > 100_000 and "metrics.tsv" in report
 

@@ -15,18 +15,22 @@ GRID_COLUMNS = ["model", "data", "strategy", "seed"]
 def grid_table(config: dict) -> pd.DataFrame:
     """One row per training run; column names are the path keys (``model~L1-H32/data~1200/...``).
 
-    ``standard`` runs on the full N x D grid; the other strategies on ``strategy_points`` (all
-    models / data sizes where a list is not given), enough to draw the frontier at a few (N, D).
+    ``standard`` runs on the full N x D grid with ``seeds``; at the ``strategy_points`` (all
+    models / data sizes where a list is not given) every strategy, standard included, runs with
+    ``strategy_points.seeds`` (default ``seeds``): the seeds a strategy comparison needs, paid for
+    only where strategies are compared.
     """
     points = config.get("strategy_points") or {}
-    rows = [
-        (model, data, strategy, seed)
-        for model, data, strategy, seed in itertools.product(
-            config["models"], sorted(config["data_sizes"]), config["strategies"], config["seeds"])
-        if strategy == "standard"
-        or ((points.get("models") is None or model in points["models"])
-            and (points.get("data_sizes") is None or data in points["data_sizes"]))
-    ]
+    point_seeds = points.get("seeds") or config["seeds"]
+    rows = []
+    for model, data in itertools.product(config["models"], sorted(config["data_sizes"])):
+        at_point = ((points.get("models") is None or model in points["models"])
+                    and (points.get("data_sizes") is None or data in points["data_sizes"]))
+        for strategy in config["strategies"]:
+            if at_point:
+                rows += [(model, data, strategy, seed) for seed in point_seeds]
+            elif strategy == "standard":
+                rows += [(model, data, strategy, seed) for seed in config["seeds"]]
     return pd.DataFrame(rows, columns=GRID_COLUMNS)
 
 

@@ -3,6 +3,7 @@ rule fit:
         "results/metrics.tsv",
     output:
         families="results/families.tsv",
+        by_seed="results/families_by_seed.tsv",
         fits=report("results/fits.tsv", caption="../report/fits.rst", category="Tables"),
         draws="results/fit_bootstrap.tsv",
     log:
@@ -49,7 +50,7 @@ rule costs:
 
 rule frontier:
     input:
-        families="results/families.tsv",
+        by_seed="results/families_by_seed.tsv",
         fits="results/fits.tsv",
     output:
         frontier=report(
@@ -208,6 +209,8 @@ rule plot_trajectories:
         "results/benchmarks/plot_trajectories/plot_trajectories.tsv"
     conda:
         "../../envs/drscale.yaml"
+    params:
+        pareto={k: config["pareto"][k] for k in ("w_min", "w_max")},
     script:
         "../scripts/plot_trajectories.py"
 

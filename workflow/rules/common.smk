@@ -1,4 +1,3 @@
-import itertools
 import json
 import re
 
@@ -14,6 +13,7 @@ from drscale.grid import (
     tokenizer_of,
     tokenizers,
 )
+from drscale.registry import REGISTRY, baseline_strategies, pareto_strategies
 
 validate(config, schema="../schemas/config.schema.yaml")
 try:
@@ -22,9 +22,13 @@ except ValueError as error:
     raise WorkflowError(f"invalid config: {error}")
 
 
-GRID = Paramspace(grid_table(config), filename_params=None)
+GRID_TABLE = grid_table(config)
+GRID = Paramspace(GRID_TABLE, filename_params=None)
 RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
 COLLECTIONS = evaluated_collections(config)
+# Evaluation roles (the {split} wildcard) and the key naming each role's qrels split: test
+# metrics are the results; validation metrics are what choices (e.g. the Pareto target) may read.
+SPLIT_KEYS = {"test": "test_split", "validation": "validation_split"}
 IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
@@ -34,7 +38,6 @@ TOKENIZERS = tokenizers(config)
 # Cheap table and plot steps run on the submitting node, not as cluster jobs.
 localrules:
     training_pairs,
-    pareto_target,
     aggregate,
     fit,
     costs,
@@ -53,6 +56,7 @@ wildcard_constraints:
     data=r"\d+",
     strategy="|".join(config["strategies"]),
     seed=r"\d+",
+    split="|".join(SPLIT_KEYS),
     collection="|".join(map(re.escape, config["collections"])),
     family="|".join(map(re.escape, FAMILIES)),
     tokenizer="|".join(map(re.escape, TOKENIZERS)),
@@ -72,8 +76,48 @@ def model_entry(wildcards):
     return canonical(config["models"][wildcards.model])
 
 
-def test_split(wildcards):
-    return config["collections"][wildcards.collection]["test_split"]
+def has_validation(collection):
+    """Whether a collection has validation qrels: a docstrings collection only with dev queries,
+    a local:/beir: one unless its entry sets validation_split: null."""
+    entry = config["collections"][collection]
+    if entry["validation_split"] is None:
+        return False
+    return entry["source"] != "docstrings" or entry["dev_queries"] > 0
+
+
+def collection_splits(collection):
+    """The roles a collection is evaluated in."""
+    return ["test", "validation"] if has_validation(collection) else ["test"]
+
+
+def qrels_split(wildcards):
+    """The qrels split of the job's role ({split}) in its collection."""
+    return config["collections"][wildcards.collection][SPLIT_KEYS[wildcards.split]]
+
+
+def query_splits(wildcards):
+    """The qrels splits whose queries a token cache holds (test, and validation where it exists)."""
+    entry = config["collections"][wildcards.collection]
+    return [entry[SPLIT_KEYS[s]] for s in collection_splits(wildcards.collection)]
+
+
+def in_domain_split(wildcards):
+    """The in-domain qrels split of the job's role ({split}; the attack rules name no collection)."""
+    return config["collections"][IN_DOMAIN][SPLIT_KEYS[wildcards.split]]
+
+
+def evaluation_settings():
+    """The evaluation keys a metric depends on (not the encoding batch size)."""
+    return {k: config["evaluation"][k] for k in ("score_scale", "draws", "seed")}
+
+
+def collection_negatives(collection):
+    """K, the sampled negatives of a collection's CE (collections.<name>.negatives, else
+    evaluation.negatives)."""
+    return (
+        config["collections"][collection]["negatives"]
+        or config["evaluation"]["negatives"]
+    )
 
 
 def collection_source(wildcards):
@@ -122,19 +166,25 @@ def analysis_outputs():
     ]
 
 
-def run_records():
-    """Per run: its path id, model_info.json and its (collection, metrics JSON) pairs.
+def run_metrics(run, split="test"):
+    """(collection, metrics JSON) pairs of one run in one role: the clean metrics of every
+    evaluated collection that has the role, and the attack's on the in-domain one."""
+    collections = [c for c in COLLECTIONS if split in collection_splits(c)]
+    pairs = [(c, f"results/runs/{run}/metrics/{split}/{c}.json") for c in collections]
+    if IN_DOMAIN in collections:
+        pairs.append(
+            (IN_DOMAIN, f"results/runs/{run}/metrics/{split}/{IN_DOMAIN}.adv.json")
+        )
+    return pairs
 
-    Every evaluated collection has clean metrics; the in-domain one also has the attack's.
-    """
+
+def run_records():
+    """Per run: its path id, model_info.json and its test (collection, metrics JSON) pairs."""
     return [
         {
             "run": run,
             "model_info": f"results/runs/{run}/model_info.json",
-            "metrics": [
-                (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
-            ]
-            + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
+            "metrics": run_metrics(run),
         }
         for run in GRID.instance_patterns
     ]
@@ -157,7 +207,7 @@ def cost_records():
                 "benchmarks": {
                     "train": f"results/benchmarks/train/{run}.tsv",
                     "encode": f"results/benchmarks/encode/{run}.tsv",
-                    "attack": f"results/benchmarks/attack/{run}/{IN_DOMAIN}.tsv",
+                    "attack": f"results/benchmarks/attack/{run}/test/{IN_DOMAIN}.tsv",
                 },
                 "tokens": [
                     f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS
@@ -197,19 +247,9 @@ def final_outputs():
     return ["results/report.html"]
 
 
-# Training strategies (docs/design.md, section 5; rules in strategies.smk).
-BASELINE_STRATEGIES = ["standard", "hard_negative", "denoising", "adversarial"]
-PARETO_STRATEGIES = ["pareto", "pareto_mgda"]
-# The config sections each strategy reads; only these reach a train job's params, so that
-# editing e.g. the pareto section never reruns a standard run.
-STRATEGY_SECTIONS = {
-    "standard": [],
-    "hard_negative": ["mining"],
-    "denoising": ["mining", "denoising"],
-    "adversarial": ["adversarial"],
-    "pareto": ["adversarial", "pareto"],
-    "pareto_mgda": ["adversarial", "pareto"],
-}
+# Training strategies (docs/design.md section 5; rules in strategies.smk), from the registry.
+BASELINE_STRATEGIES = baseline_strategies()
+PARETO_STRATEGIES = pareto_strategies()
 # The denoising teacher: the standard run of the same (model, data, seed).
 TEACHER_RUN = "results/runs/model~{model}/data~{data}/strategy~standard/seed~{seed}"
 TEACHER_SCORES = f"{TEACHER_RUN}/teacher_scores.jsonl"
@@ -219,40 +259,88 @@ def mined_negatives(wildcards):
     return f"results/train_pairs/data~{wildcards.data}.negatives.jsonl"
 
 
+def teacher_scores(wildcards):
+    """The standard teacher's scores; none for the 'bm25' teacher (the mining scores)."""
+    if config["denoising"]["teacher"] != "standard":
+        return None
+    if "standard" not in config["strategies"]:
+        raise WorkflowError(
+            "denoising.teacher 'standard' scores the negatives with the standard run of "
+            "the same (model, data, seed): add 'standard' to 'strategies' or set "
+            "denoising.teacher to 'bm25'"
+        )
+    return TEACHER_SCORES.format(**wildcards)
+
+
+# The path of each extra input a strategy's registry entry names (None: not needed).
+STRATEGY_INPUTS = {
+    "negatives": mined_negatives,
+    "teacher_scores": teacher_scores,
+    "pareto_target": lambda wildcards: "results/pareto/target.json",
+    "validation_probe": lambda wildcards: probe_input(wildcards),
+}
+
+
 def strategy_inputs(wildcards):
-    """Extra inputs of a train job: mined negatives, the teacher's scores, the Pareto target."""
-    strategy = wildcards.strategy
-    inputs = {}
-    if strategy in ("hard_negative", "denoising"):
-        inputs["negatives"] = mined_negatives(wildcards)
-    if strategy == "denoising" and config["denoising"]["teacher"] == "standard":
-        if "standard" not in config["strategies"]:
-            raise WorkflowError(
-                "denoising.teacher 'standard' scores the negatives with the standard run of "
-                "the same (model, data, seed): add 'standard' to 'strategies' or set "
-                "denoising.teacher to 'bm25'"
-            )
-        inputs["teacher_scores"] = TEACHER_SCORES.format(**wildcards)
-    if strategy in PARETO_STRATEGIES:
-        inputs["pareto_target"] = "results/pareto/target.json"
-    return inputs
+    """Extra inputs of a train job, as the registry lists them for its strategy."""
+    inputs = {
+        name: STRATEGY_INPUTS[name](wildcards)
+        for name in REGISTRY[wildcards.strategy].inputs
+    }
+    return {name: path for name, path in inputs.items() if path is not None}
 
 
 def strategy_config(wildcards):
     """The config sections the run's strategy reads, the score scale and, for the strategies
     with a robustness loss, the evaluation attack's synonym source."""
-    sections = {s: config[s] for s in STRATEGY_SECTIONS[wildcards.strategy]}
+    sections = {s: config[s] for s in REGISTRY[wildcards.strategy].sections}
     sections["evaluation"] = {"score_scale": config["evaluation"]["score_scale"]}
     if "adversarial" in sections:
         sections["attack"] = {"synonyms": config["attack"]["synonyms"]}
     return canonical(sections)
 
 
+def probe_collections():
+    """(name, role, split) of every evaluated collection with validation data: the validation
+    probe's parts. Collections without it are left out of the probe (and so of r*)."""
+    return [
+        [
+            c,
+            "in_domain" if c == IN_DOMAIN else "ood",
+            config["collections"][c]["validation_split"],
+        ]
+        for c in COLLECTIONS
+        if has_validation(c)
+    ]
+
+
+PROBE = "results/pareto/probe.json"
+
+
+def require_validation():
+    """r* and the controller read validation data only: the in-domain collection must have some."""
+    if not has_validation(IN_DOMAIN):
+        raise WorkflowError(
+            f"Pareto training measures r* and steers on validation data only, and the in-domain "
+            f"collection {IN_DOMAIN!r} has none: set collections.{IN_DOMAIN}.dev_queries (docstrings) "
+            "or its validation_split, or give pareto.target_ratio and w0 with pareto.signal "
+            "training_loss"
+        )
+
+
+def probe_input(wildcards):
+    """The probe the controller measures (none for the paper's training-loss signal)."""
+    if config["pareto"]["signal"] != "validation_probe":
+        return None
+    require_validation()
+    return PROBE
+
+
 def pareto_target_runs():
     """The baseline runs r* is estimated from: every baseline strategy of the grid at the
     pareto target models and data sizes (default: the smallest point where the strategies run,
     i.e. the first of ``strategy_points.models`` and the smallest of its ``data_sizes``), every
-    seed. Empty when no Pareto strategy runs or r* and w_0 are both given.
+    seed they run with. Empty when no Pareto strategy runs or r* and w_0 are both given.
     """
     pareto = config["pareto"]
     if not set(PARETO_STRATEGIES) & set(config["strategies"]):
@@ -278,29 +366,30 @@ def pareto_target_runs():
         raise WorkflowError(
             f"pareto.target_models / target_data_sizes name {off_grid}, which are not on the grid"
         )
-    records = []
-    for model, data, strategy, seed in itertools.product(
-        models, data_sizes, baselines, config["seeds"]
-    ):
-        run = f"model~{model}/data~{data}/strategy~{strategy}/seed~{seed}"
-        records.append(
-            {
-                "run": run,
-                "model_info": f"results/runs/{run}/model_info.json",
-                "metrics": [
-                    (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
-                ]
-                + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
-            }
-        )
-    return records
+    require_validation()
+    runs = GRID_TABLE[
+        GRID_TABLE["model"].isin(models)
+        & GRID_TABLE["data"].isin(data_sizes)
+        & GRID_TABLE["strategy"].isin(baselines)
+    ]
+    return [
+        {
+            "run": f"results/runs/model~{r.model}/data~{r.data}/strategy~{r.strategy}/seed~{r.seed}",
+            "model": r.model,
+            "data_size": int(r.data),
+            "strategy": r.strategy,
+            "seed": int(r.seed),
+        }
+        for r in runs.itertuples()
+    ]
 
 
 def pareto_target_inputs(wildcards):
-    records = pareto_target_runs()
-    return [r["model_info"] for r in records] + [
-        p for r in records for _, p in r["metrics"]
-    ]
+    runs = pareto_target_runs()
+    inputs = {"models": [f"{r['run']}/model" for r in runs]}
+    if runs:
+        inputs["probe"] = PROBE
+    return inputs
 
 
 def pareto_trajectories():
