@@ -36,8 +36,9 @@ def _fail(path: Path, line: int | None, problem: str, fix: str) -> None:
     raise BeirFolderError(f"{where}: {problem}; {fix}")
 
 
-def _read_jsonl(path: Path, kind: str, check: FolderCheck) -> dict[str, dict]:
-    """id -> record of a corpus or queries file; ids become strings, as the qrels' ids are."""
+def _read_jsonl(path: Path, shown: Path, kind: str, check: FolderCheck) -> dict[str, dict]:
+    """id -> record of a corpus or queries file; ids become strings, as the qrels' ids are. Errors
+    name ``shown``, the user's file the checked copy ``path`` came from."""
     records: dict[str, dict] = {}
     first_line: dict[str, int] = {}
     changed = numeric_ids = blank = empty = duplicates = 0
@@ -50,22 +51,22 @@ def _read_jsonl(path: Path, kind: str, check: FolderCheck) -> dict[str, dict]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            _fail(path, number, f"not valid JSON ({error.msg} at column {error.colno})",
+            _fail(shown, number, f"not valid JSON ({error.msg.removesuffix(' at')} at column {error.colno})",
                   "fix or delete that line (every line of a BEIR .jsonl file is one JSON object)")
         if not isinstance(record, dict):
-            _fail(path, number, f"a JSON {type(record).__name__}, not an object", "make every line one JSON object")
+            _fail(shown, number, f"a JSON {type(record).__name__}, not an object", "make every line one JSON object")
         if "_id" not in record:
             hint = " (it has 'id': BEIR names the field '_id', rename it)" if "id" in record else ""
-            _fail(path, number, f"no '_id' field{hint}", "give every line an '_id'")
+            _fail(shown, number, f"no '_id' field{hint}", "give every line an '_id'")
         doc_id = record["_id"]
         if isinstance(doc_id, int) and not isinstance(doc_id, bool):
             numeric_ids += 1
             record["_id"] = doc_id = str(doc_id)
         if not isinstance(doc_id, str) or not doc_id.strip():
-            _fail(path, number, f"'_id' is {doc_id!r}", "ids must be non-empty strings (or integers)")
+            _fail(shown, number, f"'_id' is {doc_id!r}", "ids must be non-empty strings (or integers)")
         text = record.get("text")
         if not isinstance(text, str):
-            _fail(path, number, f"'text' is {text!r}" if "text" in record else "no 'text' field",
+            _fail(shown, number, f"'text' is {text!r}" if "text" in record else "no 'text' field",
                   "give every line a string 'text'")
         if kind == "corpus":
             title = record.get("title")
@@ -73,13 +74,13 @@ def _read_jsonl(path: Path, kind: str, check: FolderCheck) -> dict[str, dict]:
                 record["title"] = title = ""
                 changed += 1
             if not isinstance(title, str):
-                _fail(path, number, f"'title' is {title!r}", "a title must be a string (or absent)")
+                _fail(shown, number, f"'title' is {title!r}", "a title must be a string (or absent)")
         if not text.strip() and not (kind == "corpus" and record["title"].strip()):
             empty += 1
             continue
         if doc_id in records:
             if records[doc_id] != record:
-                _fail(path, number, f"duplicate id {doc_id!r} (first on line {first_line[doc_id]}) with a different "
+                _fail(shown, number, f"duplicate id {doc_id!r} (first on line {first_line[doc_id]}) with a different "
                       "text", "give each record its own id, or delete one of them")
             duplicates += 1
             continue
@@ -123,7 +124,7 @@ def _grade(path: Path, number: int, value: str) -> tuple[int, bool]:
     return int(grade), True
 
 
-def _read_qrels(path: Path, queries: dict, corpus: dict, check: FolderCheck) -> dict[str, dict[str, int]]:
+def _read_qrels(path: Path, shown: Path, queries: dict, corpus: dict, check: FolderCheck) -> dict[str, dict[str, int]]:
     """query id -> {doc id: grade} of one split; rows naming a missing query or passage are dropped
     (and recorded), a row in another format is an error."""
     with open(path, encoding="utf-8") as f:
@@ -145,12 +146,12 @@ def _read_qrels(path: Path, queries: dict, corpus: dict, check: FolderCheck) -> 
         fields = line.split("\t")
         if len(fields) != 3:
             spaced = len(line.split()) in (3, 4) and "\t" not in line
-            _fail(path, number, f"{len(fields)} tab-separated column(s), expected 3 (query-id, corpus-id, score)",
+            _fail(shown, number, f"{len(fields)} tab-separated column(s), expected 3 (query-id, corpus-id, score)",
                   "separate the columns with tabs, not spaces" + (" (a TREC 'qid 0 docid rel' file: drop the "
                                                                   "second column)" if len(line.split()) == 4 else "")
                   if spaced else "write 'query-id<TAB>corpus-id<TAB>score' on every line")
         query_id, doc_id, score = (value.strip() for value in fields)
-        grade, was_float = _grade(path, number, score)
+        grade, was_float = _grade(shown, number, score)
         floats += was_float
         if query_id not in queries:
             missing_queries.setdefault(query_id, number)
@@ -160,7 +161,7 @@ def _read_qrels(path: Path, queries: dict, corpus: dict, check: FolderCheck) -> 
             continue
         if doc_id in qrels[query_id]:
             if qrels[query_id][doc_id] != grade:
-                _fail(path, number, f"({query_id}, {doc_id}) is judged twice with different grades",
+                _fail(shown, number, f"({query_id}, {doc_id}) is judged twice with different grades",
                       "keep one row per (query, passage)")
             duplicates += 1
             continue
@@ -169,7 +170,8 @@ def _read_qrels(path: Path, queries: dict, corpus: dict, check: FolderCheck) -> 
                         (duplicates, "duplicate rows dropped"), (blank, "blank lines removed")):
         if count:
             repairs.append(f"qrels/{path.name}: {count} {what}")
-    for missing, what, source in ((missing_queries, "query", "queries.jsonl"), (missing_docs, "passage", "corpus.jsonl")):
+    for missing, what, source in ((missing_queries, "query", "queries.jsonl"),
+                                  (missing_docs, "passage", "corpus.jsonl")):
         if missing:
             first, line = next(iter(missing.items()))
             repairs.append(f"qrels/{path.name}: rows naming {len(missing)} {what} id(s) missing from {source} (or "
@@ -184,8 +186,11 @@ def _read_qrels(path: Path, queries: dict, corpus: dict, check: FolderCheck) -> 
     return dict(qrels)
 
 
-def check_folder(folder: Path) -> FolderCheck:
+def check_folder(folder: Path, origin: Path | None = None) -> FolderCheck:
     """Check (and where unambiguous repair, in place) a BEIR folder; return the repairs and its sizes.
+
+    ``folder`` is the collection's own copy; errors name the files of ``origin``, the folder it was
+    copied from (default ``folder`` itself), which is where the user fixes them.
 
     ``stats`` has the corpus size and, per qrels split, its queries with a relevant passage, its
     relevant pairs and the most passages one query judges (a query's sampled negatives come from the
@@ -194,13 +199,14 @@ def check_folder(folder: Path) -> FolderCheck:
     check = FolderCheck()
     missing = [name for name in ("corpus.jsonl", "queries.jsonl", "qrels") if not (folder / name).exists()]
     if missing:
-        raise FileNotFoundError(f"{folder} lacks {missing}; a BEIR folder has corpus.jsonl, queries.jsonl "
+        raise FileNotFoundError(f"{origin or folder} lacks {missing}; a BEIR folder has corpus.jsonl, queries.jsonl "
                                 "and qrels/<split>.tsv")
-    corpus = _read_jsonl(folder / "corpus.jsonl", "corpus", check)
-    queries = _read_jsonl(folder / "queries.jsonl", "queries", check)
+    origin = origin or folder
+    corpus = _read_jsonl(folder / "corpus.jsonl", origin / "corpus.jsonl", "corpus", check)
+    queries = _read_jsonl(folder / "queries.jsonl", origin / "queries.jsonl", "queries", check)
     splits = {}
     for path in sorted((folder / "qrels").glob("*.tsv")):
-        qrels = _read_qrels(path, queries, corpus, check)
+        qrels = _read_qrels(path, origin / "qrels" / path.name, queries, corpus, check)
         relevant = {q: [d for d, grade in docs.items() if grade > 0] for q, docs in qrels.items()}
         splits[path.stem] = {
             "queries": sum(1 for docs in relevant.values() if docs),

@@ -156,13 +156,15 @@ def copy_local_collection(folder: Path, source_folder: Path) -> dict:
     if not all((source_folder / name).exists() for name in ("corpus.jsonl", "queries.jsonl", "qrels")):
         check_folder(source_folder)  # names what is missing
     shutil.copytree(source_folder, folder, dirs_exist_ok=True)
-    return checked_manifest(folder, f"local:{source_folder}")
+    return checked_manifest(folder, f"local:{source_folder}", origin=source_folder)
 
 
-def checked_manifest(folder: Path, source: str, packages: list[str] | None = None, **extra) -> dict:
-    """Check a prepared folder (:func:`drscale.beir_folder.check_folder`), then write its manifest with
-    the repairs made and the sizes that later checks (K, data sizes) read."""
-    check = check_folder(folder)
+def checked_manifest(folder: Path, source: str, packages: list[str] | None = None, origin: Path | None = None,
+                     **extra) -> dict:
+    """Check a prepared folder (:func:`drscale.beir_folder.check_folder`; errors name the files of
+    ``origin``, the folder it was copied from), then write its manifest with the repairs made and the
+    sizes that later checks (K, data sizes) read."""
+    check = check_folder(folder, origin)
     for repair in check.repairs:
         print(f"repaired {repair}")
     return write_manifest(folder, source, packages, repairs=check.repairs, stats=check.stats, **extra)
@@ -233,12 +235,13 @@ def evaluated_splits(entry: dict) -> list[str]:
     return [entry.get("test_split", "test"), *([validation] if validation else [])]
 
 
-def check_prepared(name: str, entry: dict, stats: dict, negatives: int, data_sizes: list[int] | None = None) -> None:
+def check_prepared(name: str, entry: dict, stats: dict, negatives: int, data_sizes: list[int] | None = None,
+                   attack_queries: int | None = None) -> None:
     """What a prepared collection must offer its later jobs, checked before any of them runs.
 
     Every evaluated split exists and has relevant pairs, leaves each query at least K = ``negatives``
-    unjudged passages to sample from, and (``data_sizes`` given: the in-domain collection) the
-    ``train`` split has as many pairs as the largest data size.
+    unjudged passages to sample from, and (the in-domain collection) the ``train`` split has as many
+    pairs as the largest of ``data_sizes`` and the test split as many queries as ``attack_queries``.
     """
     splits = stats["splits"]
     for key, split in zip(("test_split", "validation_split"), evaluated_splits(entry)):
@@ -264,3 +267,7 @@ def check_prepared(name: str, entry: dict, stats: dict, negatives: int, data_siz
             raise ValueError(f"data_sizes: {max(data_sizes)} training pairs exceed the {available} relevant pairs in "
                              f"qrels/train.tsv of the in-domain collection {name!r}; lower the largest 'data_sizes' "
                              "entry" + ("" if available else " (a local in-domain collection needs qrels/train.tsv)"))
+    test = splits[evaluated_splits(entry)[0]]
+    if attack_queries and attack_queries > test["queries"]:
+        raise ValueError(f"attack.queries ({attack_queries}) exceeds the {test['queries']} evaluated queries of the "
+                         f"in-domain collection {name!r}; lower attack.queries")

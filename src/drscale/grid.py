@@ -166,13 +166,34 @@ def _check_model(name: str, entry: dict) -> None:
 
 
 def _check_training(config: dict) -> None:
+    """Budgets of one strategy that another key caps silently (a larger value would quietly mean less)."""
     batch = config["training"]["batch_size"]
     if batch > min(config["data_sizes"]):
         raise ValueError(f"training.batch_size {batch} exceeds the smallest data size {min(config['data_sizes'])}: "
                          "no full batch can be drawn; lower training.batch_size or raise that 'data_sizes' entry")
+    strategies = set(config["strategies"])
+    mining, denoising = config["mining"], config["denoising"]
+    caps = []
+    if strategies & {"hard_negative", "denoising"}:
+        caps.append(("mining.negatives_per_query", mining["negatives_per_query"], "mining.depth", mining["depth"]))
+    if "denoising" in strategies:
+        caps.append(("denoising.candidates", denoising["candidates"], "mining.depth", mining["depth"]))
+        caps.append(("mining.negatives_per_query", mining["negatives_per_query"], "denoising.candidates",
+                     denoising["candidates"]))
+    if strategies & {"adversarial", "pareto", "pareto_mgda"}:
+        caps.append(("adversarial.attacked_per_batch", config["adversarial"]["attacked_per_batch"],
+                     "training.batch_size", batch))
+    for key, value, cap_key, cap in caps:
+        if value > cap:
+            raise ValueError(f"{key} ({value}) exceeds {cap_key} ({cap}), which caps it (the rest would be random "
+                             f"or nothing); lower {key} or raise {cap_key}")
 
 
 def _check_pareto(config: dict) -> None:
+    strategies = config["strategies"]
+    if "denoising" in strategies and config["denoising"]["teacher"] == "standard" and "standard" not in strategies:
+        raise ValueError("denoising.teacher 'standard' scores the mined negatives with the standard run of the same "
+                         "(model, data, seed): add 'standard' to 'strategies' or set denoising.teacher: bm25")
     pareto = config["pareto"]
     if pareto["w_min"] > pareto["w_max"]:
         raise ValueError(f"pareto.w_min ({pareto['w_min']}) exceeds pareto.w_max ({pareto['w_max']}); swap them")
@@ -201,7 +222,13 @@ def _check_attack(config: dict) -> None:
         raise ValueError(f"attack.synonyms: {attack['synonyms']} does not exist; give a 'word syn1 syn2 ...' "
                          "file (a relative path is read from the working directory) or 'wordnet'")
     in_domain = config["in_domain"]
-    k = config["collections"][in_domain].get("negatives") or config["evaluation"]["negatives"]
+    entry = config["collections"][in_domain]
+    if entry["source"] == "docstrings":
+        test = entry.get("test_queries" if entry.get("test_split", "test") == "test" else "dev_queries", 300)
+        if attack["queries"] > test:
+            raise ValueError(f"attack.queries ({attack['queries']}) exceeds the {test} test queries of the in-domain "
+                             f"collection {in_domain!r}; lower attack.queries or raise its test_queries")
+    k = entry.get("negatives") or config["evaluation"]["negatives"]
     if attack["top_m"] > k:
         raise ValueError(f"attack.top_m ({attack['top_m']}) exceeds the K = {k} sampled negatives of "
                          f"{in_domain!r} it picks the strongest from; lower attack.top_m")
@@ -216,7 +243,8 @@ def check_prepared_collections(config: dict, root: Path = Path(".")) -> None:
         if stats:
             in_domain = name == config["in_domain"]
             check_prepared(name, config["collections"][name], stats, config["evaluation"]["negatives"],
-                           config["data_sizes"] if in_domain else None)
+                           config["data_sizes"] if in_domain else None,
+                           config["attack"]["queries"] if in_domain else None)
 
 
 def docstring_packages(config: dict) -> list[str]:
@@ -247,3 +275,40 @@ def tokenizers(config: dict) -> dict[str, str | None]:
 
 def tokenizer_of(config: dict, model: str) -> str:
     return ModelSpec.from_config(model, config["models"][model]).tokenizer
+
+
+def schema_error_message(error) -> str:
+    """A schema violation (a ``jsonschema.ValidationError``) as one line: the dotted key, the problem
+    and, for the mistakes YAML invites, the fix."""
+    key = ".".join(map(str, error.absolute_path)) or "(top level)"
+    message = f"config key '{key}': {error.message}"
+    value = error.instance
+    if error.validator == "type" and isinstance(value, str):
+        try:
+            float(value)
+            message += (f"; YAML reads {value} as text (a number needs a dot and a signed exponent): write "
+                        f"{float(value):.1e}".replace("e-0", "e-").replace("e+0", "e+"))
+        except ValueError:
+            pass
+    elif error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        if allowed:
+            message += f"; allowed keys here: {allowed}"
+    elif error.validator == "oneOf" and key.startswith("models."):
+        message += "; give exactly one of 'init', 'hf' or 'local'"
+    return message
+
+
+def yaml_error_message(path: str | Path) -> str | None:
+    """The file, line and problem of a YAML syntax error in ``path`` (None when it parses): Snakemake
+    reports one as 'not valid JSON or YAML' without either."""
+    import yaml
+
+    try:
+        yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        return (f"{path}, line {mark.line + 1}, column {mark.column + 1}: {error.problem or error.context}"
+                + (f" ({error.context}, line {error.context_mark.line + 1})" if error.context and error.context_mark
+                   and error.problem else "") + "; fix the YAML syntax there")
+    return None

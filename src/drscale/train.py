@@ -7,13 +7,10 @@ the weight controller) from the checkpoint it resumes from.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import math
-import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,66 +24,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from drscale.strategies import QUERY_COLUMN, ROW_COLUMN, NonFiniteLossError
 
-__all__ = ["CheckpointFolderBusy", "NonFiniteLossError", "StopOnNonFiniteLoss", "StrategyState", "TokenizedOnce",
-           "TrainConfig", "claim_checkpoint_folder", "train"]
+__all__ = ["NonFiniteLossError", "StopOnNonFiniteLoss", "StrategyState", "TokenizedOnce", "TrainConfig", "train"]
 
 logger = logging.getLogger(__name__)
 STRATEGY_STATE = "strategy_state.json"
-
-
-class CheckpointFolderBusy(RuntimeError):
-    """Another live process trains into the same checkpoint folder."""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def claim_checkpoint_folder(checkpoint_dir: Path) -> Path:
-    """Take ``<checkpoint_dir>.lock`` (host and pid of this process) until the process exits.
-
-    Snakemake does not stop running jobs when it is killed, and a rerun would start the same run
-    again while the orphan still writes its checkpoints. A lock whose process is alive on this host
-    (or any lock from another host, which cannot be checked) refuses the run; a lock left by a dead
-    process is taken over. Returns the lock file.
-    """
-    lock = checkpoint_dir.with_name(checkpoint_dir.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    me = {"host": socket.gethostname(), "pid": os.getpid()}
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                owner = json.loads(lock.read_text())
-            except (OSError, ValueError):
-                owner = {}  # half-written by a process killed at that moment
-            if owner.get("host", me["host"]) != me["host"] or (owner.get("pid") and _alive(owner["pid"])):
-                raise CheckpointFolderBusy(
-                    f"{checkpoint_dir} is in use by process {owner.get('pid')} on {owner.get('host')} (lock "
-                    f"{lock}), probably a train job left running by a killed Snakemake; stop that process "
-                    f"(kill {owner.get('pid')}) and rerun, or delete the lock if that process is gone") from None
-            logger.warning("taking over %s from process %s, which is gone", lock, owner.get("pid"))
-            lock.unlink(missing_ok=True)
-    with os.fdopen(fd, "w") as f:
-        json.dump(me, f)
-    atexit.register(_release, lock, me)
-    return lock
-
-
-def _release(lock: Path, me: dict) -> None:
-    try:
-        if json.loads(lock.read_text()) == me:
-            lock.unlink()
-    except (OSError, ValueError):
-        pass
 
 
 @dataclass(frozen=True)

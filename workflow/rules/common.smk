@@ -12,11 +12,18 @@ from drscale.grid import (
     evaluated_collections,
     fitted_families,
     grid_table,
+    schema_error_message,
     tokenizer_of,
     tokenizers,
 )
 
-validate(config, schema="../schemas/config.schema.yaml")
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as error:  # Snakemake's message repeats the whole schema
+    cause = error.__context__  # the jsonschema ValidationError
+    if not hasattr(cause, "absolute_path"):
+        raise
+    raise WorkflowError(f"invalid config: {schema_error_message(cause)}")
 try:
     check_config(config)
     check_prepared_collections(config)
@@ -77,13 +84,16 @@ def collection_source(wildcards):
 def collection_inputs(wildcards):
     """A docstring collection depends on every package's harvest (deduplication is global); an OOD
     collection on the in-domain one, whose training texts its tests must not share (two docstring
-    collections share none: deduplication is global and check_config forbids shared packages)."""
+    collections share none: deduplication is global and check_config forbids shared packages).
+    """
     inputs = {}
     if collection_source(wildcards) == "docstrings":
         inputs = {p: f"resources/docstrings/{p}.jsonl" for p in PACKAGES}
-    both_docstrings = collection_source(wildcards) == "docstrings" == config["collections"][
-        IN_DOMAIN
-    ]["source"]
+    both_docstrings = (
+        collection_source(wildcards)
+        == "docstrings"
+        == config["collections"][IN_DOMAIN]["source"]
+    )
     if wildcards.collection != IN_DOMAIN and not both_docstrings:
         inputs["in_domain"] = f"resources/collections/{IN_DOMAIN}"
     return inputs
@@ -91,10 +101,15 @@ def collection_inputs(wildcards):
 
 def preparation_entry(wildcards):
     """The collection's keys that change its folder: not its K or evaluated splits, so that changing
-    those re-checks the folder (at planning) instead of rebuilding it and retraining every model."""
+    those re-checks the folder (at planning) instead of rebuilding it and retraining every model.
+    """
     entry = config["collections"][wildcards.collection]
     return canonical(
-        {k: v for k, v in entry.items() if k not in ("negatives", "test_split", "validation_split")}
+        {
+            k: v
+            for k, v in entry.items()
+            if k not in ("negatives", "test_split", "validation_split")
+        }
     )
 
 
@@ -211,7 +226,9 @@ def pareto_target_runs():
     pareto = config["pareto"]
     if not set(PARETO_STRATEGIES) & set(config["strategies"]):
         return []
-    if pareto["target_ratio"] is not None:  # w_0 defaults to r* / (1 + r*): no run needed
+    if (
+        pareto["target_ratio"] is not None
+    ):  # w_0 defaults to r* / (1 + r*): no run needed
         return []
     baselines = [s for s in config["strategies"] if s in BASELINE_STRATEGIES]
     if not baselines:

@@ -23,7 +23,8 @@ else:
 print(json.dumps(manifest, indent=2))
 in_domain = name == config["in_domain"]
 data.check_prepared(name, config["collections"][name], manifest["stats"], config["evaluation"]["negatives"],
-                    config["data_sizes"] if in_domain else None)
+                    config["data_sizes"] if in_domain else None,
+                    config["attack"]["queries"] if in_domain else None)
 if snakemake.input.get("in_domain"):  # an OOD collection not built from docstrings: no training text in its tests
     for split in data.evaluated_splits(config["collections"][name]):
         shared, total, first = shared_pairs(folder, split, Path(snakemake.input.in_domain))

@@ -3,11 +3,12 @@ from pathlib import Path
 
 import torch
 
+from drscale.checkpoints import claim_checkpoint_folder
 from drscale.logs import log_to
 from drscale.mining import read_jsonl, with_teacher_scores
 from drscale.models import check_fits_in_memory, load_start_model, parameter_counts
 from drscale.strategies import make_strategy, strategy_options
-from drscale.train import TrainConfig, claim_checkpoint_folder, train
+from drscale.train import TrainConfig, train
 
 log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
