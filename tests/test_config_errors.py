@@ -108,6 +108,9 @@ PLANNING_MISTAKES = {
         changed(models__mine={"local": WEIGHTLESS, "learning_rate": 1e-4}),
         "has no weights (*.safetensors or *.bin), so it would train from random weights; add the weights, or "
         "set models.mine.random_init: true"),
+    "local model shorter than the token limits": (
+        changed(models__mine={"local": WEIGHTLESS, "learning_rate": 1e-4}, training__max_passage_length=600),
+        "models.mine: weightless-model reads at most 512 tokens (max_position_embeddings), fewer than the 600"),
     "missing local model": (changed(models__mine={"local": "/nowhere/model", "learning_rate": 1e-4}),
                             "models.mine.local: /nowhere/model has no config.json (it does not exist)"),
     "init model with its own tokenizer": (
@@ -172,7 +175,7 @@ def test_a_config_mistake_fails_at_planning(tmp_path, monkeypatch, config, messa
     monkeypatch.chdir(tmp_path)
     weightless = tmp_path / WEIGHTLESS
     weightless.mkdir()
-    (weightless / "config.json").write_text("{}")
+    (weightless / "config.json").write_text('{"max_position_embeddings": 512}')
     beir_folder(tmp_path / LOCAL)
     error = planning_error(tmp_path, config)
     assert error is not None and message in error, error  # planning failed: no job, train or other, ran
@@ -408,18 +411,30 @@ def test_the_checkpoint_lock_is_released_when_the_job_exits(tmp_path):
 
 
 # A failed job leaves every finished output of other jobs in place.
-@pytest.mark.e2e
-def test_a_failed_job_keeps_the_finished_outputs(finished_run, tmp_path):
-    workdir = tmp_path / "run"
-    shutil.copytree(finished_run, workdir, symlinks=True)
-    before = {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*") if p.is_file()}
+def test_a_failed_job_keeps_the_finished_outputs(tmp_path):
+    folder = beir_folder(tmp_path / "user")
+    other = beir_folder(tmp_path / "other")
+    for name in ("corpus.jsonl", "queries.jsonl"):  # other texts than the in-domain folder's
+        mutate(other, name, lambda t: t.replace("number", "item"))
+    config = local_config(folder)
+    config["collections"]["other"] = {"source": f"local:{other}"}
+    config["ood"] = ["other"]
+    targets = ["resources/collections/loc", "resources/collections/other", "resources/tokenizer",
+               "results/train_pairs/data~100.jsonl"]
+    result = snakemake(tmp_path, "--cores", "1", *targets, config=write(tmp_path / "config.yaml", config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    finished = {p: p.stat().st_mtime_ns for d in ("resources", "results") for p in (tmp_path / d).rglob("*")
+                if p.is_file()}
     broken = beir_folder(tmp_path / "broken")
     mutate(broken, "queries.jsonl", edit_line(3, lambda line: line[:20] + "\n"))
-    config = copy.deepcopy(BASE)
-    config["collections"]["mine"] = {"source": f"local:{broken}", "negatives": 32}
-    config["ood"] = [*config["ood"], "mine"]
-    result = snakemake(workdir, "--cores", "2", config=write(tmp_path / "config.yaml", config))
+    config["collections"]["broken"] = {"source": f"local:{broken}"}
+    config["ood"] = ["other", "broken"]
+    config["data_sizes"] = [50, 100]
+    result = snakemake(tmp_path, "--cores", "1", "--keep-going", *targets, "resources/collections/broken",
+                       "results/train_pairs/data~50.jsonl", config=write(tmp_path / "config.yaml", config))
     assert result.returncode != 0
-    assert "queries.jsonl, line 3: not valid JSON" in (workdir / "logs" / "prepare_collection" / "mine.log").read_text()
-    after = {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*") if p.is_file()}
-    assert {p: t for p, t in after.items() if p in before} == before  # nothing finished was removed or rewritten
+    log = (tmp_path / "logs" / "prepare_collection" / "broken.log").read_text()
+    assert f"{broken}/queries.jsonl, line 3: not valid JSON" in log
+    assert not (tmp_path / "resources" / "collections" / "broken").exists()
+    assert (tmp_path / "results" / "train_pairs" / "data~50.jsonl").exists()  # the other new job finished
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # nothing finished was removed or rewritten

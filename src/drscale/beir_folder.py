@@ -222,21 +222,32 @@ def check_folder(folder: Path, origin: Path | None = None) -> FolderCheck:
 
 def shared_pairs(ood_folder: Path, ood_split: str, train_folder: Path) -> tuple[int, int, str | None]:
     """(shared, total, first) relevant pairs of ``ood_split`` whose query or passage text also occurs
-    in the training split of ``train_folder``: the model was trained on them."""
+    in the training split of ``train_folder``: the model was trained on them.
+
+    The training side is streamed (only its train queries and positives are compared), so that an
+    in-domain collection the size of MS MARCO is never held in memory.
+    """
     from drscale.data import load_collection, normalise, passage_text
 
-    train = load_collection(train_folder, "train")
-    seen = {normalise(train.queries[q]) for q in train.qrels if q in train.queries}
-    seen |= {normalise(passage_text(train.corpus[d])) for docs in train.qrels.values() for d in docs
-             if d in train.corpus}
     ood = load_collection(ood_folder, ood_split)
-    shared, total, first = 0, 0, None
-    for query_id, docs in ood.qrels.items():
-        for doc_id, grade in docs.items():
-            if grade <= 0:
-                continue
-            total += 1
-            if normalise(ood.queries[query_id]) in seen or normalise(passage_text(ood.corpus[doc_id])) in seen:
-                shared += 1
-                first = first or query_id
-    return shared, total, first
+    pairs = [(q, d) for q, docs in ood.qrels.items() for d, grade in docs.items() if grade > 0]
+    texts = {normalise(ood.queries[q]) for q, _ in pairs} | {normalise(passage_text(ood.corpus[d])) for _, d in pairs}
+    train_queries, train_docs = set(), set()
+    with open(train_folder / "qrels" / "train.tsv", encoding="utf-8") as f:
+        next(f, None)
+        for row in f:
+            query_id, doc_id, grade = row.rstrip("\n").split("\t")
+            if int(grade) > 0:
+                train_queries.add(query_id)
+                train_docs.add(doc_id)
+    shared = set()
+    for name, ids, text in (("queries.jsonl", train_queries, lambda r: r["text"]),
+                            ("corpus.jsonl", train_docs, passage_text)):
+        with open(train_folder / name, encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                if record["_id"] in ids and normalise(text(record)) in texts:
+                    shared.add(normalise(text(record)))
+    hits = [q for q, d in pairs
+            if normalise(ood.queries[q]) in shared or normalise(passage_text(ood.corpus[d])) in shared]
+    return len(hits), len(pairs), hits[0] if hits else None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from drscale.data import check_prepared, parse_source
-from drscale.models import WORDPIECE, ModelSpec, has_weights
+from drscale.models import WORDPIECE, ModelSpec, check_positions, has_weights
 
 GRID_COLUMNS = ["model", "data", "strategy", "seed"]
 
@@ -51,8 +51,9 @@ def check_config(config: dict) -> None:
     for name in evaluated_collections(config):
         _check_collection(name, collections[name], name == config["in_domain"], config)
     _check_shared_packages(config)
+    max_positions = max(config["training"]["max_query_length"], config["training"]["max_passage_length"])
     for name, entry in config["models"].items():
-        _check_model(name, entry)
+        _check_model(name, entry, max_positions)
     points = config.get("strategy_points") or {}
     for key, axis in (("models", list(config["models"])), ("data_sizes", config["data_sizes"])):
         off_grid = [v for v in points.get(key) or [] if v not in axis]
@@ -144,7 +145,7 @@ def _check_shared_packages(config: dict) -> None:
                              "from one of the two")
 
 
-def _check_model(name: str, entry: dict) -> None:
+def _check_model(name: str, entry: dict, max_positions: int) -> None:
     spec = ModelSpec.from_config(name, entry)
     if spec.init and spec.init["hidden"] % spec.init["heads"]:
         raise ValueError(f"models.{name}.init: hidden ({spec.init['hidden']}) must be a multiple of heads "
@@ -159,6 +160,7 @@ def _check_model(name: str, entry: dict) -> None:
             raise ValueError(f"models.{name}.local: {folder} has no config.json"
                              f"{'' if folder.exists() else ' (it does not exist)'}; point it at a saved transformers "
                              "or sentence-transformers model")
+        check_positions(name, folder, max_positions)
         if not has_weights(folder) and not entry.get("random_init"):
             raise ValueError(f"models.{name}.local: {folder} has no weights (*.safetensors or *.bin), so it would "
                              f"train from random weights; add the weights, or set models.{name}.random_init: true "
@@ -242,9 +244,13 @@ def check_prepared_collections(config: dict, root: Path = Path(".")) -> None:
         stats = json.loads(manifest.read_text()).get("stats") if manifest.exists() else None
         if stats:
             in_domain = name == config["in_domain"]
-            check_prepared(name, config["collections"][name], stats, config["evaluation"]["negatives"],
-                           config["data_sizes"] if in_domain else None,
-                           config["attack"]["queries"] if in_domain else None)
+            try:
+                check_prepared(name, config["collections"][name], stats, config["evaluation"]["negatives"],
+                               config["data_sizes"] if in_domain else None,
+                               config["attack"]["queries"] if in_domain else None)
+            except ValueError as error:
+                raise ValueError(f"{error} (checked against the collection prepared in {manifest.parent}; "
+                                 "delete that folder if its source has changed since)") from None
 
 
 def docstring_packages(config: dict) -> list[str]:

@@ -68,8 +68,18 @@ def bert_config(init: dict, vocab_size: int, max_positions: int):
 
 
 def has_weights(folder: Path) -> bool:
-    """Whether a saved model folder holds weights (a folder without them trains from random ones)."""
-    return any(any(folder.rglob(pattern)) for pattern in ("*.safetensors", "*.bin"))
+    """Whether a saved model folder holds weights (a folder without them trains from random ones):
+    at its top or, as older sentence-transformers save them, one module folder down."""
+    return any(any(folder.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*/*.safetensors", "*/*.bin"))
+
+
+def check_positions(name: str, folder: Path, max_positions: int) -> None:
+    """A saved model reads at most ``max_position_embeddings`` tokens; longer training inputs would
+    fail deep inside the first job that encodes them."""
+    limit = json.loads((folder / "config.json").read_text()).get("max_position_embeddings")
+    if limit is not None and limit < max_positions:
+        raise ValueError(f"models.{name}: {folder} reads at most {limit} tokens (max_position_embeddings), fewer than "
+                         f"the {max_positions} of training.max_query_length / max_passage_length; lower those")
 
 
 def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512,
@@ -99,6 +109,8 @@ def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = No
             raise FileNotFoundError(f"models.{spec.name}: local path {source} has no config.json; "
                                     "point 'local' at a saved transformers or sentence-transformers model")
         shutil.copytree(source, output, dirs_exist_ok=True)
+    if not spec.init:
+        check_positions(spec.name, output, max_positions)
     if not spec.init and not random_init and not has_weights(output):
         raise FileNotFoundError(f"models.{spec.name}: {spec.hf or spec.local} has no weights (*.safetensors or *.bin), "
                                 f"so it would train from random weights; give a model with weights, or set "
