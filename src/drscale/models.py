@@ -67,12 +67,30 @@ def bert_config(init: dict, vocab_size: int, max_positions: int):
     )
 
 
-def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512) -> None:
+def has_weights(folder: Path) -> bool:
+    """Whether a saved model folder holds weights (a folder without them trains from random ones):
+    at its top or, as older sentence-transformers save them, one module folder down."""
+    return any(any(folder.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*/*.safetensors", "*/*.bin"))
+
+
+def check_positions(name: str, folder: Path, max_positions: int) -> None:
+    """A saved model reads at most ``max_position_embeddings`` tokens; longer training inputs would
+    fail deep inside the first job that encodes them."""
+    limit = json.loads((folder / "config.json").read_text()).get("max_position_embeddings")
+    if limit is not None and limit < max_positions:
+        raise ValueError(f"models.{name}: {folder} reads at most {limit} tokens (max_position_embeddings), fewer than "
+                         f"the {max_positions} of training.max_query_length / max_passage_length; lower those")
+
+
+def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512,
+                  random_init: bool = False) -> None:
     """Materialise a model spec as a folder that :func:`load_start_model` reads.
 
     ``init`` writes the architecture and the shared tokenizer but no weights: weights are drawn
     at training time from the run's seed, so the seed axis also varies the initialisation.
-    ``hf`` downloads (the only place the hub is contacted); ``local`` copies.
+    ``hf`` downloads (the only place the hub is contacted); ``local`` copies. An ``hf`` or
+    ``local`` model without weights fails unless ``random_init`` (the config's ``random_init``) asks
+    for a random start on purpose.
     """
     output.mkdir(parents=True, exist_ok=True)
     if spec.init:
@@ -91,6 +109,12 @@ def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = No
             raise FileNotFoundError(f"models.{spec.name}: local path {source} has no config.json; "
                                     "point 'local' at a saved transformers or sentence-transformers model")
         shutil.copytree(source, output, dirs_exist_ok=True)
+    if not spec.init:
+        check_positions(spec.name, output, max_positions)
+    if not spec.init and not random_init and not has_weights(output):
+        raise FileNotFoundError(f"models.{spec.name}: {spec.hf or spec.local} has no weights (*.safetensors or *.bin), "
+                                f"so it would train from random weights; give a model with weights, or set "
+                                f"models.{spec.name}.random_init: true to start from random weights on purpose")
     (output / "drscale_spec.json").write_text(json.dumps({"name": spec.name, "source": spec.source}) + "\n")
 
 

@@ -6,18 +6,27 @@ from snakemake.utils import Paramspace, validate
 
 from drscale.grid import (
     check_config,
+    check_prepared_collections,
     docstring_packages,
     evaluated_collections,
     fitted_families,
     grid_table,
+    schema_error_message,
     tokenizer_of,
     tokenizers,
 )
 from drscale.registry import REGISTRY, baseline_strategies, pareto_strategies
 
-validate(config, schema="../schemas/config.schema.yaml")
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as error:  # Snakemake's message repeats the whole schema
+    cause = error.__context__  # the jsonschema ValidationError
+    if not hasattr(cause, "absolute_path"):
+        raise
+    raise WorkflowError(f"invalid config: {schema_error_message(cause)}")
 try:
     check_config(config)
+    check_prepared_collections(config)
 except ValueError as error:
     raise WorkflowError(f"invalid config: {error}")
 
@@ -66,10 +75,6 @@ wildcard_constraints:
 def canonical(value):
     """Dicts with sorted keys: Snakemake's params-change trigger compares their order too."""
     return json.loads(json.dumps(value, sort_keys=True))
-
-
-def collection_entry(wildcards):
-    return canonical(config["collections"][wildcards.collection])
 
 
 def model_entry(wildcards):
@@ -124,11 +129,36 @@ def collection_source(wildcards):
     return config["collections"][wildcards.collection]["source"]
 
 
-def harvest_inputs(wildcards):
-    """A docstring collection depends on every package's harvest (deduplication is global)."""
-    if collection_source(wildcards) != "docstrings":
-        return {}
-    return {p: f"resources/docstrings/{p}.jsonl" for p in PACKAGES}
+def collection_inputs(wildcards):
+    """A docstring collection depends on every package's harvest (deduplication is global); an OOD
+    collection on the in-domain one, whose training texts its tests must not share (two docstring
+    collections share none: deduplication is global and check_config forbids shared packages).
+    """
+    inputs = {}
+    if collection_source(wildcards) == "docstrings":
+        inputs = {p: f"resources/docstrings/{p}.jsonl" for p in PACKAGES}
+    both_docstrings = (
+        collection_source(wildcards)
+        == "docstrings"
+        == config["collections"][IN_DOMAIN]["source"]
+    )
+    if wildcards.collection != IN_DOMAIN and not both_docstrings:
+        inputs["in_domain"] = f"resources/collections/{IN_DOMAIN}"
+    return inputs
+
+
+def preparation_entry(wildcards):
+    """The collection's keys that change its folder: not its K or evaluated splits, so that changing
+    those re-checks the folder (at planning) instead of rebuilding it and retraining every model.
+    """
+    entry = config["collections"][wildcards.collection]
+    return canonical(
+        {
+            k: v
+            for k, v in entry.items()
+            if k not in ("negatives", "test_split", "validation_split")
+        }
+    )
 
 
 def tokenizer_folder(wildcards):
@@ -340,18 +370,21 @@ def pareto_target_runs():
     """The baseline runs r* is estimated from: every baseline strategy of the grid at the
     pareto target models and data sizes (default: the smallest point where the strategies run,
     i.e. the first of ``strategy_points.models`` and the smallest of its ``data_sizes``), every
-    seed they run with. Empty when no Pareto strategy runs or r* and w_0 are both given.
+    seed they run with. Empty when no Pareto strategy runs or r* is given (w_0 follows from it).
     """
     pareto = config["pareto"]
     if not set(PARETO_STRATEGIES) & set(config["strategies"]):
         return []
-    if pareto["target_ratio"] is not None and pareto["w0"] is not None:
+    if (
+        pareto["target_ratio"] is not None
+    ):  # w_0 defaults to r* / (1 + r*): no run needed
         return []
     baselines = [s for s in config["strategies"] if s in BASELINE_STRATEGIES]
     if not baselines:
         raise WorkflowError(
             f"Pareto training estimates r* from the baseline strategies {BASELINE_STRATEGIES}, "
-            "none of which is in 'strategies': add one or set pareto.target_ratio"
+            "none of which is in 'strategies': add one to 'strategies' or set "
+            "pareto.target_ratio (w_0 then defaults to r* / (1 + r*), or set pareto.w0 too)"
         )
     points = config.get("strategy_points") or {}
     models = (

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import torch
 
+from drscale.checkpoints import claim_checkpoint_folder
 from drscale.logs import log_to
 from drscale.mining import read_jsonl, with_teacher_scores
 from drscale.models import check_fits_in_memory, load_start_model, parameter_counts
@@ -15,6 +16,7 @@ torch.set_num_threads(snakemake.threads)
 params, wildcards, inputs = snakemake.params, snakemake.wildcards, snakemake.input
 training, seed = params.training, int(wildcards.seed)
 checkpoints = Path(params.checkpoints)
+claim_checkpoint_folder(checkpoints)  # refuses a folder that a train job left running by a killed Snakemake holds
 
 model = load_start_model(Path(inputs.model), seed, training["max_query_length"],
                          training["max_passage_length"], params.model["pooling"], scratch=checkpoints / "init")
