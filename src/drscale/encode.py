@@ -31,6 +31,12 @@ class Embeddings:
         with np.load(path) as f:
             return cls(f["query_ids"], f["query_emb"], f["doc_ids"], f["doc_emb"])
 
+    def of_queries(self, query_ids: list[str]) -> Embeddings:
+        """The rows of ``query_ids`` (one role's queries; the file holds every role's), in that order."""
+        row = {q: i for i, q in enumerate(self.query_ids.tolist())}
+        rows = np.array([row[q] for q in query_ids], dtype=np.int64)
+        return Embeddings(self.query_ids[rows], self.query_emb[rows], self.doc_ids, self.doc_emb)
+
 
 def encode_tokens(model: SentenceTransformer, tokens: TokenizedTexts, batch_size: int,
                   bf16: bool = True) -> np.ndarray:

@@ -4,19 +4,20 @@ rule attack:
         embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
         collection=f"resources/collections/{IN_DOMAIN}",
     output:
-        f"results/runs/{RUN}/attacks/{IN_DOMAIN}.jsonl",
+        f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
     log:
-        f"logs/attack/{RUN}/{IN_DOMAIN}.log",
+        f"logs/attack/{RUN}/{{split}}/{IN_DOMAIN}.log",
     benchmark:
-        f"results/benchmarks/attack/{RUN}/{IN_DOMAIN}.tsv"
+        f"results/benchmarks/attack/{RUN}/{{split}}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
         gpu=config["training"]["gpu"],
     params:
-        test_split=config["collections"][IN_DOMAIN]["test_split"],
-        evaluation=canonical(config["evaluation"]),
+        qrels_split=in_domain_split,
+        negatives=collection_negatives(IN_DOMAIN),
+        evaluation=evaluation_settings(),
         attack=canonical(config["attack"]),
     script:
         "../scripts/attack.py"
@@ -24,20 +25,21 @@ rule attack:
 
 rule evaluate_attack:
     input:
-        attacks=f"results/runs/{RUN}/attacks/{IN_DOMAIN}.jsonl",
+        attacks=f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
         embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
         collection=f"resources/collections/{IN_DOMAIN}",
     output:
-        f"results/runs/{RUN}/metrics/{IN_DOMAIN}.adv.json",
+        f"results/runs/{RUN}/metrics/{{split}}/{IN_DOMAIN}.adv.json",
     log:
-        f"logs/evaluate_attack/{RUN}/{IN_DOMAIN}.log",
+        f"logs/evaluate_attack/{RUN}/{{split}}/{IN_DOMAIN}.log",
     benchmark:
-        f"results/benchmarks/evaluate_attack/{RUN}/{IN_DOMAIN}.tsv"
+        f"results/benchmarks/evaluate_attack/{RUN}/{{split}}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     params:
-        test_split=config["collections"][IN_DOMAIN]["test_split"],
-        evaluation=canonical(config["evaluation"]),
+        qrels_split=in_domain_split,
+        negatives=collection_negatives(IN_DOMAIN),
+        evaluation=evaluation_settings(),
         attack=canonical(config["attack"]),
     script:
         "../scripts/evaluate_attack.py"

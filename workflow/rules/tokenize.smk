@@ -11,7 +11,7 @@ rule tokenize:
     conda:
         "../../envs/drscale.yaml"
     params:
-        test_split=test_split,
+        splits=query_splits,
         query_length=config["training"]["max_query_length"],
         passage_length=config["training"]["max_passage_length"],
     script:

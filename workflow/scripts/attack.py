@@ -18,9 +18,9 @@ from drscale.tokens import cut_to_token_budget
 log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 evaluation, settings = snakemake.params.evaluation, snakemake.params.attack
-collection = load_collection(Path(snakemake.input.collection), snakemake.params.test_split)
-emb = Embeddings.load(Path(snakemake.input.embeddings))
-sample = sample_negatives(emb, collection.qrels, evaluation["negatives"], evaluation["draws"], evaluation["seed"])
+collection = load_collection(Path(snakemake.input.collection), snakemake.params.qrels_split)
+emb = Embeddings.load(Path(snakemake.input.embeddings)).of_queries(sorted(collection.queries))
+sample = sample_negatives(emb, collection.qrels, snakemake.params.negatives, evaluation["draws"], evaluation["seed"])
 query_rows = attacked_query_rows(len(emb.query_ids), settings["queries"], settings["seed"])
 targets = attack_targets(emb, sample, query_rows, settings["top_m"])
 model = SentenceTransformer(snakemake.input.model)

@@ -8,11 +8,9 @@ from drscale.logs import log_to
 
 log_to(snakemake.log[0])
 settings = snakemake.params.evaluation
-inputs = snakemake.input
-for embeddings, folder, split, output in zip(inputs.embeddings, inputs.collections, snakemake.params.test_splits,
-                                             snakemake.output):
-    collection = load_collection(Path(folder), split)
-    metrics = evaluate_collection(Embeddings.load(Path(embeddings)), collection.qrels, settings["score_scale"],
-                                  settings["negatives"], settings["draws"], settings["seed"])
-    Path(output).write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"{folder}: {json.dumps(metrics)}")
+collection = load_collection(Path(snakemake.input.collection), snakemake.params.qrels_split)
+emb = Embeddings.load(Path(snakemake.input.embeddings)).of_queries(sorted(collection.queries))
+metrics = evaluate_collection(emb, collection.qrels, settings["score_scale"], snakemake.params.negatives,
+                              settings["draws"], settings["seed"])
+Path(snakemake.output[0]).write_text(json.dumps(metrics, indent=2) + "\n")
+print(json.dumps(metrics))

@@ -9,9 +9,9 @@ from drscale.robustness import adversarial_metrics, attacked_query_rows
 
 log_to(snakemake.log[0])
 evaluation, settings = snakemake.params.evaluation, snakemake.params.attack
-collection = load_collection(Path(snakemake.input.collection), snakemake.params.test_split)
-emb = Embeddings.load(Path(snakemake.input.embeddings))
-sample = sample_negatives(emb, collection.qrels, evaluation["negatives"], evaluation["draws"], evaluation["seed"])
+collection = load_collection(Path(snakemake.input.collection), snakemake.params.qrels_split)
+emb = Embeddings.load(Path(snakemake.input.embeddings)).of_queries(sorted(collection.queries))
+sample = sample_negatives(emb, collection.qrels, snakemake.params.negatives, evaluation["draws"], evaluation["seed"])
 with open(snakemake.input.attacks, encoding="utf-8") as f:
     attacks = [json.loads(line) for line in f]
 metrics = adversarial_metrics(
