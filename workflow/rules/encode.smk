@@ -2,21 +2,25 @@ rule encode:
     input:
         model=f"results/runs/{RUN}/model",
         tokens=collection_tokens,
+        collection="resources/collections/{collection}",
     output:
-        [
-            f"results/runs/{RUN}/embeddings/{collection}.npz"
-            for collection in COLLECTIONS
-        ],
+        # One job per (run, collection): adding or removing a collection touches no other's scores.
+        f"results/runs/{RUN}/scores/{{collection}}.npz",
     log:
-        f"logs/encode/{RUN}.log",
+        f"logs/encode/{RUN}/{{collection}}.log",
     benchmark:
-        f"results/benchmarks/encode/{RUN}.tsv"
+        f"results/benchmarks/encode/{RUN}/{{collection}}.tsv"
     conda:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
         gpu=config["training"]["gpu"],
     params:
+        roles=collection_roles,
+        negatives=lambda wildcards: collection_negatives(wildcards.collection),
+        sampling={k: config["evaluation"][k] for k in ("draws", "seed")},
+        attacked=attacked_queries,
         batch_size=config["evaluation"]["batch_size"],
+        shard_size=config["evaluation"]["shard_size"],
     script:
         "../scripts/encode.py"
