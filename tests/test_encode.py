@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from drscale.data import load_collection, passage_text
-from drscale.encode import Role, encode_tokens, score_collection
-from drscale.evaluate import evaluate_split, sample_negatives
+from drscale.encode import encode_tokens, score_collection
+from drscale.evaluate import Role, evaluate_split, sample_negatives
 from drscale.grid import tokenizer_of, tokenizers
 from drscale.models import load_start_model
 from drscale.tokens import CollectionTokens, TokenizedTexts, tokenize_collection
@@ -55,7 +55,7 @@ def test_streaming_scores_equal_an_exhaustive_search(model, tiny_collection, sha
     query_ids, doc_ids = tokens.query_ids.tolist(), tokens.doc_ids.tolist()
     sample = sample_negatives(query_ids, doc_ids, collection.qrels, negatives=64, draws=3, seed=0)
     attacked = np.array([0, 5, 7])
-    streamed = score_collection(model, tokens, {"test": Role(query_ids, sample, attacked)}, batch_size=16,
+    streamed = score_collection(model, tokens, {"test": Role(tokens.query_ids, sample, attacked)}, batch_size=16,
                                 shard_size=shard_size)["test"]
     query_emb, doc_emb = encode_tokens(model, tokens.queries, 16), encode_tokens(model, tokens.docs, 16)
     reference = exhaustive_scores(query_ids, query_emb, doc_ids, doc_emb, sample, attacked)

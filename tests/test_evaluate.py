@@ -5,13 +5,17 @@ import pytest
 
 from drscale.evaluate import (
     NegativeSample,
+    Role,
     SplitScores,
     contrastive_entropy,
+    corpus_ids,
     evaluate_split,
+    load_samples,
     load_scores,
     mean_contrastive_entropy,
     read_qrels,
     sample_negatives,
+    save_sample,
     save_scores,
 )
 
@@ -92,23 +96,28 @@ def test_perfect_retrieval_scores_one():
     assert metrics["ce"] < math.log(11)
 
 
-def test_scores_round_trip_per_role(tmp_path):
+def test_scores_and_samples_round_trip_per_role(tmp_path):
     test, _ = make_scores(attacked_rows=[1, 3])
     validation, _ = make_scores(n_queries=3, seed=1)
-    save_scores(tmp_path / "scores.npz", {"test": test, "validation": validation})
-    back = load_scores(tmp_path / "scores.npz", "test")
-    for name in (*SplitScores.FIELDS,):
+    roles = {"test": test, "validation": validation}
+    save_sample(tmp_path / "sample.npz", {r: Role(s.query_ids, s.sample, s.attacked_rows) for r, s in roles.items()})
+    save_scores(tmp_path / "scores.npz", roles)
+    assert list(load_samples(tmp_path / "sample.npz")) == ["test", "validation"]
+    back = load_scores(tmp_path / "scores.npz", tmp_path / "sample.npz", "test")
+    for name in ("query_ids", "attacked_rows", *SplitScores.MODEL_FIELDS):
         np.testing.assert_array_equal(getattr(back, name), getattr(test, name))
     np.testing.assert_array_equal(back.sample.negative_rows, test.sample.negative_rows)
-    assert load_scores(tmp_path / "scores.npz", "validation").query_ids.tolist() == ["q0", "q1", "q2"]
+    assert load_scores(tmp_path / "scores.npz", tmp_path / "sample.npz", "validation").query_ids.tolist() == [
+        "q0", "q1", "q2"]
     save_scores(tmp_path / "test_only.npz", {"test": test})
     with pytest.raises(KeyError, match="validation"):
-        load_scores(tmp_path / "test_only.npz", "validation")
+        load_scores(tmp_path / "test_only.npz", tmp_path / "sample.npz", "validation")
 
 
 def test_qrels_are_read_as_beir_reads_them(tiny_collection):
     from drscale.data import load_collection
 
     assert read_qrels(tiny_collection, "test") == load_collection(tiny_collection, "test").qrels
+    assert corpus_ids(tiny_collection) == sorted(load_collection(tiny_collection, "test").corpus)
     with pytest.raises(FileNotFoundError, match="available"):
         read_qrels(tiny_collection, "nosuchsplit")

@@ -9,12 +9,11 @@ few attacked queries, their cosines to the whole corpus.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drscale.evaluate import TOP_K, NegativeSample, SplitScores
+from drscale.evaluate import TOP_K, Role, SplitScores
 from drscale.tokens import CollectionTokens, TokenizedTexts
 
 if TYPE_CHECKING:  # importing torch and sentence-transformers costs seconds; evaluate jobs never need them
@@ -52,15 +51,6 @@ def encode_tokens(model: SentenceTransformer, tokens: TokenizedTexts, batch_size
     if out is None:
         out = torch.empty((0, 0), dtype=torch.float32, device=device)
     return out.cpu().numpy() if to_numpy else out
-
-
-@dataclass(frozen=True)
-class Role:
-    """The queries of one evaluated role (test or validation) and what is drawn for them."""
-
-    query_ids: list[str]  # sorted
-    sample: NegativeSample
-    attacked_rows: np.ndarray  # queries whose cosines to the whole corpus are kept (the attack's)
 
 
 class _RoleScorer:
@@ -142,7 +132,8 @@ def score_collection(model: SentenceTransformer, tokens: CollectionTokens, roles
         query_emb = encode_tokens(model, tokens.queries, batch_size, to_numpy=False)
         scorers = {}
         for name, role in roles.items():
-            rows = torch.tensor([query_row[q] for q in role.query_ids], dtype=torch.int64, device=query_emb.device)
+            rows = torch.tensor([query_row[q] for q in role.query_ids.tolist()], dtype=torch.int64,
+                                device=query_emb.device)
             scorers[name] = _RoleScorer(role, query_emb[rows], len(tokens.docs), top_k, query_chunk)
         for start in range(0, len(tokens.docs), shard_size):
             docs = encode_tokens(model, tokens.docs.slice(start, start + shard_size), batch_size, to_numpy=False)

@@ -8,6 +8,7 @@ the cosines of its positives and sampled negatives. No corpus vectors are stored
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +32,30 @@ class NegativeSample:
 
 
 @dataclass(frozen=True)
+class Role:
+    """What is drawn for one evaluated role (test or validation) of a collection, whatever the model:
+    its queries, their sampled negatives and the queries the attack targets."""
+
+    query_ids: np.ndarray  # [Q] str, sorted
+    sample: NegativeSample
+    attacked_rows: np.ndarray  # [A] int64 query rows whose cosines to the whole corpus are kept
+
+    def arrays(self, role: str) -> dict[str, np.ndarray]:
+        return {f"{role}.query_ids": self.query_ids, f"{role}.attacked_rows": self.attacked_rows,
+                **{f"{role}.{name}": getattr(self.sample, name) for name in NEGATIVE_SAMPLE_FIELDS}}
+
+
+NEGATIVE_SAMPLE_FIELDS = ("query_rows", "positive_rows", "negative_rows")
+
+
+@dataclass(frozen=True)
 class SplitScores:
     """What the metrics of one role (test or validation) of a (model, collection) need: cosines only.
 
-    Rows of ``query_ids`` are the role's queries (sorted ids); corpus rows are positions in the
-    sorted corpus ids. ``attacked_rows`` are the queries the attack may target and
-    ``attacked_scores`` their cosines to the whole corpus, sorted descending, from which a passage's
-    rank under any score follows (empty where the collection is not attacked).
+    Rows of ``query_ids`` are the role's queries; corpus rows are positions in the sorted corpus
+    ids. ``attacked_scores`` are the cosines of the attacked queries (``attacked_rows``) to the
+    whole corpus, from which a passage's rank under any score follows (empty where the collection
+    is not attacked).
     """
 
     query_ids: np.ndarray  # [Q] str
@@ -47,34 +65,59 @@ class SplitScores:
     positive_scores: np.ndarray  # [P] float32 cosine of each (q, d+) pair
     negative_scores: np.ndarray  # [R, Q, K] float32 cosines of sample.negative_rows
     attacked_rows: np.ndarray  # [A] int64
-    attacked_scores: np.ndarray  # [A, N] float32, descending
+    attacked_scores: np.ndarray  # [A, N] float32
 
-    FIELDS = ("query_ids", "top_ids", "top_scores", "positive_scores", "negative_scores", "attacked_rows",
-              "attacked_scores")
-    SAMPLE = ("query_rows", "positive_rows", "negative_rows")
-
-    def arrays(self, role: str) -> dict[str, np.ndarray]:
-        out = {f"{role}.{name}": getattr(self, name) for name in self.FIELDS}
-        out.update({f"{role}.sample.{name}": getattr(self.sample, name) for name in self.SAMPLE})
-        return out
-
-    @classmethod
-    def from_arrays(cls, arrays, role: str) -> SplitScores:
-        sample = NegativeSample(*(arrays[f"{role}.sample.{name}"] for name in cls.SAMPLE))
-        return cls(sample=sample, **{name: arrays[f"{role}.{name}"] for name in cls.FIELDS})
+    MODEL_FIELDS = ("top_ids", "top_scores", "positive_scores", "negative_scores", "attacked_scores")
 
 
-def save_scores(path: Path, roles: dict[str, SplitScores]) -> None:
-    """One file per (model, collection) for all its roles: one encoding pass serves them all."""
-    arrays = {name: value for role, scores in roles.items() for name, value in scores.arrays(role).items()}
+def save_sample(path: Path, roles: dict[str, Role]) -> None:
+    """One file per collection: every model of the grid reads the same draws."""
+    arrays = {name: value for role, drawn in roles.items() for name, value in drawn.arrays(role).items()}
     np.savez(path, roles=np.array(list(roles)), **arrays)
 
 
-def load_scores(path: Path, role: str) -> SplitScores:
+def save_scores(path: Path, roles: dict[str, SplitScores]) -> None:
+    """One file per (model, collection) for all its roles (one encoding pass serves them all), holding
+    only what depends on the model; the rest is the collection's sample file."""
+    arrays = {f"{role}.{name}": getattr(scores, name) for role, scores in roles.items()
+              for name in SplitScores.MODEL_FIELDS}
+    np.savez(path, roles=np.array(list(roles)), **arrays)
+
+
+def _role_arrays(path: Path, role: str):
+    f = np.load(path)
+    roles = f["roles"].tolist()
+    if role not in roles:
+        f.close()
+        raise KeyError(f"{path} holds the roles {roles}, not {role!r}")
+    return f
+
+
+def load_sample(path: Path, role: str) -> Role:
+    with _role_arrays(path, role) as f:
+        sample = NegativeSample(*(f[f"{role}.{name}"] for name in NEGATIVE_SAMPLE_FIELDS))
+        return Role(f[f"{role}.query_ids"], sample, f[f"{role}.attacked_rows"])
+
+
+def load_samples(path: Path) -> dict[str, Role]:
+    """Every role of a collection's sample file."""
     with np.load(path) as f:
-        if role not in f["roles"].tolist():
-            raise KeyError(f"{path} holds the roles {f['roles'].tolist()}, not {role!r}")
-        return SplitScores.from_arrays(f, role)
+        roles = f["roles"].tolist()
+    return {role: load_sample(path, role) for role in roles}
+
+
+def load_scores(path: Path, sample_path: Path, role: str) -> SplitScores:
+    """A role's scores: the model's (``path``, the encode rule's) with the collection's draws."""
+    drawn = load_sample(sample_path, role)
+    with _role_arrays(path, role) as f:
+        return SplitScores(query_ids=drawn.query_ids, sample=drawn.sample, attacked_rows=drawn.attacked_rows,
+                           **{name: f[f"{role}.{name}"] for name in SplitScores.MODEL_FIELDS})
+
+
+def corpus_ids(folder: Path) -> list[str]:
+    """The sorted passage ids of a BEIR folder (the row order of every corpus array), without the texts."""
+    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
+        return sorted({json.loads(line)["_id"] for line in f if line.strip()})
 
 
 def read_qrels(folder: Path, split: str) -> dict[str, dict[str, int]]:

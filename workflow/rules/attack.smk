@@ -2,6 +2,7 @@ rule attack:
     input:
         model=f"results/runs/{RUN}/model",
         scores=f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz",
+        sample=f"resources/samples/{IN_DOMAIN}.npz",
         collection=f"resources/collections/{IN_DOMAIN}",
     output:
         f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
@@ -26,6 +27,7 @@ rule evaluate_attack:
     input:
         attacks=f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
         scores=f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz",
+        sample=f"resources/samples/{IN_DOMAIN}.npz",
     output:
         f"results/runs/{RUN}/metrics/{{split}}/{IN_DOMAIN}.adv.json",
     log:

@@ -1,8 +1,28 @@
+rule sample_negatives:
+    input:
+        "resources/collections/{collection}",
+    output:
+        "resources/samples/{collection}.npz",
+    log:
+        "logs/sample_negatives/{collection}.log",
+    benchmark:
+        "results/benchmarks/sample_negatives/{collection}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    params:
+        roles=collection_roles,
+        negatives=lambda wildcards: collection_negatives(wildcards.collection),
+        sampling={k: config["evaluation"][k] for k in ("draws", "seed")},
+        attacked=attacked_queries,
+    script:
+        "../scripts/sample_negatives.py"
+
+
 rule encode:
     input:
         model=f"results/runs/{RUN}/model",
         tokens=collection_tokens,
-        collection="resources/collections/{collection}",
+        sample="resources/samples/{collection}.npz",
     output:
         # One job per (run, collection): adding or removing a collection touches no other's scores.
         f"results/runs/{RUN}/scores/{{collection}}.npz",
@@ -16,10 +36,6 @@ rule encode:
     resources:
         gpu=config["training"]["gpu"],
     params:
-        roles=collection_roles,
-        negatives=lambda wildcards: collection_negatives(wildcards.collection),
-        sampling={k: config["evaluation"][k] for k in ("draws", "seed")},
-        attacked=attacked_queries,
         batch_size=config["evaluation"]["batch_size"],
         shard_size=config["evaluation"]["shard_size"],
     script:

@@ -1,6 +1,7 @@
 rule evaluate:
     input:
         scores=f"results/runs/{RUN}/scores/{{collection}}.npz",
+        sample="resources/samples/{collection}.npz",
         collection="resources/collections/{collection}",
     output:
         f"results/runs/{RUN}/metrics/{{split}}/{{collection}}.json",

@@ -18,7 +18,7 @@ log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 settings = snakemake.params.attack
 collection = load_collection(Path(snakemake.input.collection), snakemake.params.qrels_split)
-scores = load_scores(Path(snakemake.input.scores), snakemake.wildcards.split)
+scores = load_scores(Path(snakemake.input.scores), Path(snakemake.input.sample), snakemake.wildcards.split)
 doc_ids = sorted(collection.corpus)  # corpus rows of the scores
 query_ids = scores.query_ids.tolist()
 targets = attack_targets(scores, settings["top_m"])

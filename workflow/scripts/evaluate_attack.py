@@ -6,7 +6,7 @@ from drscale.logs import log_to
 from drscale.robustness import adversarial_metrics
 
 log_to(snakemake.log[0])
-scores = load_scores(Path(snakemake.input.scores), snakemake.wildcards.split)
+scores = load_scores(Path(snakemake.input.scores), Path(snakemake.input.sample), snakemake.wildcards.split)
 with open(snakemake.input.attacks, encoding="utf-8") as f:
     attacks = [json.loads(line) for line in f]
 metrics = adversarial_metrics(
