@@ -31,7 +31,7 @@ def exhaustive_scores(query_ids, query_emb, doc_ids, doc_emb, sample, attacked_r
     order = np.argsort(-full, axis=1, kind="stable")[:, :top_k]
     attacked_rows = np.asarray(attacked_rows, dtype=np.int64)
     return SplitScores(
-        query_ids=np.array(query_ids), top_ids=np.array(doc_ids)[order],
+        query_ids=np.array(query_ids), doc_ids=np.array(doc_ids), top_rows=order.astype(np.int32),
         top_scores=np.take_along_axis(full, order, axis=1), sample=sample,
         positive_scores=full[sample.query_rows, sample.positive_rows],
         negative_scores=np.take_along_axis(full[None], sample.negative_rows, axis=-1),
@@ -77,7 +77,8 @@ def test_mean_contrastive_entropy_hand_computed():
     # One query, positive cosine 0.5, one draw of two negatives with cosines 0.25 and 0; scale 4:
     # CE = log(e^2 + e^1 + e^0) - 2.
     sample = NegativeSample(np.array([0]), np.array([0]), np.array([[[1, 2]]]))
-    scores = SplitScores(np.array(["q"]), np.array([["d0"]]), np.array([[0.5]], dtype=np.float32), sample,
+    scores = SplitScores(np.array(["q"]), np.array(["d0", "d1", "d2"]), np.array([[0]], dtype=np.int32),
+                         np.array([[0.5]], dtype=np.float32), sample,
                          np.array([0.5], dtype=np.float32), np.array([[[0.25, 0.0]]], dtype=np.float32),
                          np.empty(0, dtype=np.int64), np.empty((0, 3), dtype=np.float32))
     assert mean_contrastive_entropy(scores, 4.0) == pytest.approx(math.log(math.e**2 + math.e + 1) - 2, abs=1e-6)
@@ -100,11 +101,12 @@ def test_scores_and_samples_round_trip_per_role(tmp_path):
     test, _ = make_scores(attacked_rows=[1, 3])
     validation, _ = make_scores(n_queries=3, seed=1)
     roles = {"test": test, "validation": validation}
-    save_sample(tmp_path / "sample.npz", {r: Role(s.query_ids, s.sample, s.attacked_rows) for r, s in roles.items()})
+    save_sample(tmp_path / "sample.npz", {r: Role(s.query_ids, s.sample, s.attacked_rows) for r, s in roles.items()},
+                test.doc_ids.tolist())
     save_scores(tmp_path / "scores.npz", roles)
     assert list(load_samples(tmp_path / "sample.npz")) == ["test", "validation"]
     back = load_scores(tmp_path / "scores.npz", tmp_path / "sample.npz", "test")
-    for name in ("query_ids", "attacked_rows", *SplitScores.MODEL_FIELDS):
+    for name in ("query_ids", "doc_ids", "attacked_rows", *SplitScores.MODEL_FIELDS):
         np.testing.assert_array_equal(getattr(back, name), getattr(test, name))
     np.testing.assert_array_equal(back.sample.negative_rows, test.sample.negative_rows)
     assert load_scores(tmp_path / "scores.npz", tmp_path / "sample.npz", "validation").query_ids.tolist() == [

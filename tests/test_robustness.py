@@ -53,7 +53,8 @@ def test_rank_gain_hand_computed():
 
     cosines = np.array([[0.9, 0.8, 0.7, 0.6, 0.0, 0.1]], dtype=np.float32)
     sample = NegativeSample(np.array([0]), np.array([0]), np.array([[[5]]]))
-    scores = SplitScores(np.array(["q"]), np.array([["d0"]]), cosines[:, :1], sample, cosines[0, :1],
+    scores = SplitScores(np.array(["q"]), np.array([f"d{i}" for i in range(6)]), np.array([[0]], dtype=np.int32),
+                         cosines[:, :1], sample, cosines[0, :1],
                          np.array([[[0.1]]], dtype=np.float32), np.array([0]), cosines)
     metrics = adversarial_metrics(scores, 1, {(0, 5): 2 * 0.75}, {(0, 5): 2}, scale=2.0)
     assert metrics["mean_rank_gain"] == 2 and metrics["attacked_pairs"] == 1

@@ -110,7 +110,8 @@ class _RoleScorer:
         attacked = (np.concatenate(self.attacked, axis=1) if self.attacked is not None
                     else np.empty((0, len(doc_ids)), dtype=np.float32))
         return SplitScores(
-            query_ids=np.array(role.query_ids, dtype=str), top_ids=doc_ids[self.top_rows.cpu().numpy()],
+            query_ids=np.array(role.query_ids, dtype=str), doc_ids=doc_ids,
+            top_rows=self.top_rows.cpu().numpy().astype(np.int32),
             top_scores=self.top_scores.cpu().numpy(), sample=role.sample, positive_scores=positive,
             negative_scores=negative.reshape(role.sample.negative_rows.shape),
             attacked_rows=np.asarray(role.attacked_rows, dtype=np.int64), attacked_scores=attacked,

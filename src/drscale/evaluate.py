@@ -59,7 +59,8 @@ class SplitScores:
     """
 
     query_ids: np.ndarray  # [Q] str
-    top_ids: np.ndarray  # [Q, k] str, best first
+    doc_ids: np.ndarray  # [N] str, the corpus rows
+    top_rows: np.ndarray  # [Q, k] int32 corpus rows, best first
     top_scores: np.ndarray  # [Q, k] float32 cosines
     sample: NegativeSample
     positive_scores: np.ndarray  # [P] float32 cosine of each (q, d+) pair
@@ -67,13 +68,17 @@ class SplitScores:
     attacked_rows: np.ndarray  # [A] int64
     attacked_scores: np.ndarray  # [A, N] float32
 
-    MODEL_FIELDS = ("top_ids", "top_scores", "positive_scores", "negative_scores", "attacked_scores")
+    MODEL_FIELDS = ("top_rows", "top_scores", "positive_scores", "negative_scores", "attacked_scores")
+
+    @property
+    def top_ids(self) -> np.ndarray:
+        return self.doc_ids[self.top_rows]
 
 
-def save_sample(path: Path, roles: dict[str, Role]) -> None:
-    """One file per collection: every model of the grid reads the same draws."""
+def save_sample(path: Path, roles: dict[str, Role], doc_ids: list[str]) -> None:
+    """One file per collection, with its corpus ids: every model of the grid reads the same draws."""
     arrays = {name: value for role, drawn in roles.items() for name, value in drawn.arrays(role).items()}
-    np.savez(path, roles=np.array(list(roles)), **arrays)
+    np.savez(path, roles=np.array(list(roles)), doc_ids=np.array(doc_ids, dtype=str), **arrays)
 
 
 def save_scores(path: Path, roles: dict[str, SplitScores]) -> None:
@@ -109,8 +114,11 @@ def load_samples(path: Path) -> dict[str, Role]:
 def load_scores(path: Path, sample_path: Path, role: str) -> SplitScores:
     """A role's scores: the model's (``path``, the encode rule's) with the collection's draws."""
     drawn = load_sample(sample_path, role)
+    with np.load(sample_path) as f:
+        doc_ids = f["doc_ids"]
     with _role_arrays(path, role) as f:
-        return SplitScores(query_ids=drawn.query_ids, sample=drawn.sample, attacked_rows=drawn.attacked_rows,
+        return SplitScores(query_ids=drawn.query_ids, doc_ids=doc_ids, sample=drawn.sample,
+                           attacked_rows=drawn.attacked_rows,
                            **{name: f[f"{role}.{name}"] for name in SplitScores.MODEL_FIELDS})
 
 

@@ -21,4 +21,4 @@ for role, split in params.roles.items():
     print(f"{role} ({split}): {len(query_ids)} queries, {len(sample.query_rows)} positives, "
           f"{params.negatives} negatives x {params.sampling['draws']} draws of {len(doc_ids)} passages, "
           f"{len(attacked)} attacked queries")
-save_sample(Path(snakemake.output[0]), roles)
+save_sample(Path(snakemake.output[0]), roles, doc_ids)
