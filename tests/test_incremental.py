@@ -139,3 +139,22 @@ def test_removing_an_ood_collection_encodes_nothing(workdir):
     assert set(counts) - {"pareto_target", "train", "encode", "evaluate", "attack", "evaluate_attack",
                           "plot_trajectories"} == ANALYSIS
     assert counts["plot_scaling"] == len(fitted_families({"ood": []}))
+
+
+@pytest.mark.e2e
+def test_a_collection_too_small_for_its_k_fails_early_and_removes_nothing(workdir, tmp_path):
+    """The too-small collection fails where its negatives are drawn, before any encoding, and no
+    other collection's outputs are touched."""
+    folder = tmp_path / "small"
+    write_collection(folder, split_pairs(make_pairs(40, seed=2), test_queries=10, dev_queries=0, seed=0))
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["ood"].append("small")
+    config["collections"]["small"] = {"source": f"local:{folder}", "validation_split": None}
+    path = workdir / "changed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    before = {p: p.stat().st_mtime_ns for p in (workdir / "results" / "runs").rglob("*") if p.is_file()}
+    result = snakemake(workdir, "--cores", "1", config=path)
+    assert result.returncode != 0
+    assert "collections.<name>.negatives" in result.stdout + result.stderr
+    assert not list((workdir / "results" / "runs").rglob("scores/small.npz"))
+    assert {p: p.stat().st_mtime_ns for p in before if p.exists()} == before
