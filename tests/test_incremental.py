@@ -158,6 +158,6 @@ def test_a_collection_too_small_for_its_k_fails_early_and_removes_nothing(workdi
                for r in runs.itertuples() if r.strategy not in PARETO]
     result = snakemake(workdir, "--cores", "1", *targets, config=path)
     assert result.returncode != 0
-    assert "collections.<name>.negatives" in result.stdout + result.stderr
+    assert "collections.<name>.negatives" in (workdir / "logs" / "sample_negatives" / "small.log").read_text()
     assert not list((workdir / "results" / "runs").rglob("scores/small.npz"))
     assert {p: p.stat().st_mtime_ns for p in before if p.exists()} == before

@@ -13,8 +13,11 @@ roles = {}
 for role, split in params.roles.items():
     qrels = read_qrels(folder, split)
     query_ids = sorted(qrels)
-    sample = sample_negatives(query_ids, doc_ids, qrels, params.negatives, params.sampling["draws"],
-                              params.sampling["seed"])
+    try:
+        sample = sample_negatives(query_ids, doc_ids, qrels, params.negatives, params.sampling["draws"],
+                                  params.sampling["seed"])
+    except ValueError as error:
+        raise ValueError(f"collection {snakemake.wildcards.collection!r} ({split}): {error}") from None
     attacked = (attacked_query_rows(len(query_ids), params.attacked["queries"], params.attacked["seed"])
                 if params.attacked else np.empty(0, dtype=np.int64))
     roles[role] = Role(np.array(query_ids, dtype=str), sample, attacked)
