@@ -76,7 +76,7 @@ def test_attacks_are_cached_within_budget_and_raise_the_adversarial_entropy(fini
     assert (wide.ce_adv_attacked >= wide.ce_adv_clean).all()
     assert (wide.ce_adv >= wide.ce).all()
     assert (wide.mean_words_substituted <= config["attack"]["max_words"]).all()
-    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/docs.jsonl"):
+    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/test/docs.jsonl"):
         rows = [json.loads(line) for line in attacks.read_text().splitlines()]
         assert rows and all(r["score_after"] >= r["score_before"] for r in rows)
         assert all(r["words_substituted"] <= config["attack"]["max_words"] for r in rows)
