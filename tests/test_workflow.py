@@ -77,7 +77,7 @@ def test_attacks_are_cached_within_budget_and_raise_the_adversarial_entropy(fini
     assert (wide.ce_adv_attacked >= wide.ce_adv_clean).all()
     assert (wide.ce_adv >= wide.ce).all()
     assert (wide.mean_words_substituted <= config["attack"]["max_words"]).all()
-    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/docs.jsonl"):
+    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/test/docs.jsonl"):
         rows = [json.loads(line) for line in attacks.read_text().splitlines()]
         assert rows and all(r["score_after"] >= r["score_before"] for r in rows)
         assert all(r["words_substituted"] <= config["attack"]["max_words"] for r in rows)
@@ -104,10 +104,10 @@ def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
     extended = write_config(tmp_path / "config.yaml", data_sizes=[*config["data_sizes"], 1200])
     result = snakemake(finished_run, "--dry-run", config=extended)
     assert result.returncode == 0, result.stderr[-3000:]
-    models = len(config["models"])
+    models, collections = len(config["models"]), 1 + len(config["ood"])
     assert job_counts(result.stdout) == {
-        "training_pairs": 1, "train": models, "encode": models, "evaluate": models, "attack": models,
-        "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1, "costs": 1,
+        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * collections,
+        "attack": models, "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1, "costs": 1,
         "findings": 1, "budget": 1, "summary": 1,
         "plot_scaling": len(fitted_families(config)), "plot_summary": 1, "report": 1, "all": 1,
     }

@@ -1,7 +1,10 @@
 rule attack:
     input:
         model=f"results/runs/{RUN}/model",
-        embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
+        # The encode job rewrites every collection's scores when a collection is added; the
+        # in-domain ones change only with the model or the sample, both inputs here.
+        scores=ancient(f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz"),
+        sample=f"resources/samples/{IN_DOMAIN}.npz",
         collection=f"resources/collections/{IN_DOMAIN}",
     output:
         f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
@@ -16,8 +19,7 @@ rule attack:
         gpu=config["training"]["gpu"],
     params:
         qrels_split=in_domain_split,
-        negatives=collection_negatives(IN_DOMAIN),
-        evaluation=evaluation_settings(),
+        score_scale=config["evaluation"]["score_scale"],
         attack=canonical(config["attack"]),
     script:
         "../scripts/attack.py"
@@ -26,8 +28,8 @@ rule attack:
 rule evaluate_attack:
     input:
         attacks=f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
-        embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
-        collection=f"resources/collections/{IN_DOMAIN}",
+        scores=f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz",
+        sample=f"resources/samples/{IN_DOMAIN}.npz",
     output:
         f"results/runs/{RUN}/metrics/{{split}}/{IN_DOMAIN}.adv.json",
     log:
@@ -37,9 +39,7 @@ rule evaluate_attack:
     conda:
         "../../envs/drscale.yaml"
     params:
-        qrels_split=in_domain_split,
-        negatives=collection_negatives(IN_DOMAIN),
-        evaluation=evaluation_settings(),
-        attack=canonical(config["attack"]),
+        score_scale=config["evaluation"]["score_scale"],
+        top_m=config["attack"]["top_m"],
     script:
         "../scripts/evaluate_attack.py"

@@ -44,9 +44,11 @@ FAMILIES = fitted_families(config)
 TOKENIZERS = tokenizers(config)
 
 
-# Cheap table and plot steps run on the submitting node, not as cluster jobs.
+# Cheap table, metric and plot steps run on the submitting node, not as cluster jobs.
 localrules:
     training_pairs,
+    evaluate,
+    evaluate_attack,
     aggregate,
     fit,
     costs,
@@ -111,11 +113,6 @@ def in_domain_split(wildcards):
     return config["collections"][IN_DOMAIN][SPLIT_KEYS[wildcards.split]]
 
 
-def evaluation_settings():
-    """The evaluation keys a metric depends on (not the encoding batch size)."""
-    return {k: config["evaluation"][k] for k in ("score_scale", "draws", "seed")}
-
-
 def collection_negatives(collection):
     """K, the sampled negatives of a collection's CE (collections.<name>.negatives, else
     evaluation.negatives)."""
@@ -171,6 +168,21 @@ def collection_tokens(wildcards):
     """The token caches of every evaluated collection under the run's model's tokenizer."""
     tokenizer = tokenizer_of(config, wildcards.model)
     return [f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS]
+
+
+def collection_roles(wildcards):
+    """Role -> qrels split of the job's collection (test, and validation where it has one)."""
+    entry = config["collections"][wildcards.collection]
+    return {s: entry[SPLIT_KEYS[s]] for s in collection_splits(wildcards.collection)}
+
+
+def attacked_queries(wildcards):
+    """The attack's query subset (count, seed) on the in-domain collection, None elsewhere: the
+    encode pass keeps those queries' scores over the whole corpus, from which ranks follow.
+    """
+    if wildcards.collection != IN_DOMAIN:
+        return None
+    return {k: config["attack"][k] for k in ("queries", "seed")}
 
 
 def start_model_inputs(wildcards):

@@ -1,6 +1,7 @@
 rule evaluate:
     input:
-        embeddings=f"results/runs/{RUN}/embeddings/{{collection}}.npz",
+        scores=f"results/runs/{RUN}/scores/{{collection}}.npz",
+        sample="resources/samples/{collection}.npz",
         collection="resources/collections/{collection}",
     output:
         f"results/runs/{RUN}/metrics/{{split}}/{{collection}}.json",
@@ -12,7 +13,6 @@ rule evaluate:
         "../../envs/drscale.yaml"
     params:
         qrels_split=qrels_split,
-        negatives=lambda wildcards: collection_negatives(wildcards.collection),
-        evaluation=evaluation_settings(),
+        score_scale=config["evaluation"]["score_scale"],
     script:
         "../scripts/evaluate.py"
