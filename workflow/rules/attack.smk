@@ -13,6 +13,8 @@ rule attack:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("attack", "mem_mb"),
+        runtime=planned("attack", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         test_split=config["collections"][IN_DOMAIN]["test_split"],
@@ -35,6 +37,9 @@ rule evaluate_attack:
         f"results/benchmarks/evaluate_attack/{RUN}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
+    resources:
+        mem_mb=planned("evaluate_attack", "mem_mb"),
+        runtime=planned("evaluate_attack", "runtime"),
     params:
         test_split=config["collections"][IN_DOMAIN]["test_split"],
         evaluation=canonical(config["evaluation"]),

@@ -1,5 +1,6 @@
 import itertools
 import json
+import os
 import re
 
 import pandas as pd
@@ -14,6 +15,7 @@ from drscale.grid import (
     tokenizer_of,
     tokenizers,
 )
+from drscale.resources import Planner, slurm_request
 
 validate(config, schema="../schemas/config.schema.yaml")
 try:
@@ -29,6 +31,7 @@ IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
 TOKENIZERS = tokenizers(config)
+PLANNER = Planner(config)  # the resource model: mem_mb and runtime of the heavy rules
 
 
 # Cheap table and plot steps run on the submitting node, not as cluster jobs.
@@ -53,6 +56,23 @@ wildcard_constraints:
     family="|".join(map(re.escape, FAMILIES)),
     tokenizer="|".join(map(re.escape, TOKENIZERS)),
     package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
+
+
+def planned(rule, key):
+    """A resource callable: the resource model's ``mem_mb`` or ``runtime`` for this job.
+
+    Sized from the config (corpus sizes, model shape, steps, batch), the job's threads and
+    attempt (2x, 3x on a retry); GPUs per job are the SLURM profile's ``DRSCALE_SLURM_GPUS``
+    when set (a CPU-only cluster), else ``training.gpu``.
+    """
+
+    def request(wildcards, threads, attempt):
+        keys = {k: wildcards[k] for k in ("model", "data", "strategy", "collection") if k in wildcards.keys()}
+        gpus = os.environ.get("DRSCALE_SLURM_GPUS", "").strip()
+        cost = PLANNER.cost(rule, threads=threads, gpus=int(gpus) if gpus else None, **keys)
+        return slurm_request(cost, attempt)[key]
+
+    return request
 
 
 def canonical(value):

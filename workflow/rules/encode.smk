@@ -15,6 +15,8 @@ rule encode:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("encode", "mem_mb"),
+        runtime=planned("encode", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         batch_size=config["evaluation"]["batch_size"],

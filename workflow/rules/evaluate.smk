@@ -14,6 +14,9 @@ rule evaluate:
         f"results/benchmarks/evaluate/{RUN}.tsv"
     conda:
         "../../envs/drscale.yaml"
+    resources:
+        mem_mb=planned("evaluate", "mem_mb"),
+        runtime=planned("evaluate", "runtime"),
     params:
         test_splits=[config["collections"][c]["test_split"] for c in COLLECTIONS],
         evaluation=canonical(config["evaluation"]),
