@@ -76,7 +76,7 @@ def write_corpus(folder: Path, passages: int, test_queries: int, train_pairs: in
                     row += 1
 
 
-def write_config(path: Path, corpus: Path, hidden: int) -> None:
+def write_config(path: Path, corpus: Path, hidden: int, passage_length: int) -> None:
     config = {
         "in_domain": "synthetic",
         "ood": [],
@@ -88,7 +88,7 @@ def write_config(path: Path, corpus: Path, hidden: int) -> None:
         "seeds": [0],
         "strategies": ["standard"],
         "training": {"steps": 20, "batch_size": 32, "checkpoint_every": 20, "max_query_length": 16,
-                     "max_passage_length": 32, "threads": 1},
+                     "max_passage_length": passage_length, "threads": 1},
         "evaluation": {"batch_size": 1024},
     }
     path.write_text(yaml.safe_dump(config))
@@ -130,8 +130,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/corpus_scaling"))
     parser.add_argument("--test-queries", type=int, default=1000)
     parser.add_argument("--train-pairs", type=int, default=2000)
-    parser.add_argument("--words", type=int, default=30, help="words per passage")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size of the L1 init: encoder")
+    parser.add_argument("--words", type=int, default=10, help="words per passage")
+    parser.add_argument("--passage-length", type=int, default=16, help="training.max_passage_length (tokens)")
+    parser.add_argument("--hidden", type=int, default=16, help="hidden size of the L1 init: encoder")
     parser.add_argument("--keep", action="store_true", help="keep each size's work folder")
     parser.add_argument("--out", type=Path, help="also write the rows to this TSV")
     args = parser.parse_args()
@@ -140,7 +141,8 @@ def main() -> None:
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     print(f"# corpus_scaling | commit {commit} | nproc {os.cpu_count()} | load {os.getloadavg()[0]:.1f} | "
-          f"L1-H{args.hidden}, {args.words} words/passage, {args.test_queries} test queries")
+          f"L1-H{args.hidden}, {args.words} words/passage cut at {args.passage_length} tokens, "
+          f"{args.test_queries} test queries")
     rows = []
     for passages in args.sizes:
         workdir = args.workdir / f"n{passages}"
@@ -148,7 +150,7 @@ def main() -> None:
         if not (corpus / "qrels" / "train.tsv").exists():
             write_corpus(corpus, passages, args.test_queries, args.train_pairs, args.words, vocabulary=20_000)
         workdir.mkdir(parents=True, exist_ok=True)  # a kept folder reruns only what is missing
-        write_config(workdir / "config.yaml", corpus, args.hidden)
+        write_config(workdir / "config.yaml", corpus, args.hidden, args.passage_length)
         command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
                    "--configfile", str(workdir / "config.yaml"), "--workflow-profile", "none", "--cores", "1",
                    "--until", UNTIL]

@@ -76,7 +76,8 @@ def main() -> None:
 
     device = f"{config['training']['gpu']} GPU(s) per GPU job" if config["training"]["gpu"] else "CPU only"
     print(f"# {args.configfile} | {device} | GPU throughput ASSUMED (not measured), see drscale/resources.py")
-    header = f"| {'rule':<16} | jobs | GPU-hours | CPU-hours | peak memory / job | peak GPU memory / job | disk written |"
+    header = (f"| {'rule':<16} | jobs | GPU-hours | CPU-hours | peak memory / job | peak GPU memory / job "
+              "| disk written |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     total = {"jobs": 0, "gpu_h": 0.0, "cpu_h": 0.0, "mem": 0.0, "gpu_mem": 0.0, "disk": 0.0}
@@ -96,7 +97,7 @@ def validate_against(planner: Planner, directory: Path) -> None:
         if rule not in ("train", "encode", "evaluate", "attack", "evaluate_attack", "teacher_scores", "tokenize"):
             continue
         keys = dict(re.findall(r"(model|data|strategy)~([^/]+)", str(bench)))
-        if rule == "tokenize":
+        if "~" not in bench.stem:  # tokenize/{tokenizer}/{collection}, evaluate/{run}/{split}/{collection}
             keys["collection"] = bench.stem
         with open(bench) as f:
             record = next(csv.DictReader(f, delimiter="\t"))

@@ -83,6 +83,7 @@ def test_slurm_request_scales_with_the_attempt():
     assert slurm_request(cost) == {"mem_mb": 3000, "runtime": 15}  # 1.5x margin
     assert slurm_request(cost, attempt=2) == {"mem_mb": 6000, "runtime": 30}
     assert slurm_request(Cost(seconds=1, memory=MB)) == {"mem_mb": 1000, "runtime": 10}  # floors
+    assert slurm_request(Cost(seconds=600, memory=2000 * MB, gpus=1))["runtime"] == 30  # assumed GPU speed: 3x
 
 
 def test_embeddings_on_disk_by_hand():

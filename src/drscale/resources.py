@@ -183,7 +183,9 @@ def compute_seconds(flops: float, shape: Shape, gpus: int, threads: int) -> floa
 FIXED_CPU_S = {"train": 12.0, "encode": 9.0, "evaluate": 4.0, "attack": 10.0, "evaluate_attack": 4.0,
                "tokenize": 4.0, "teacher_scores": 9.0}
 CPU_STEP_OVERHEAD_S = 0.012  # per training step at small widths (L1-H32 steady state, benchmarks/README.md)
-CPU_PASSAGE_S = {"tokenize": 1.5e-4, "evaluate": 2.0e-5, "load": 2.0e-5}
+# per text: tokenize it; pad and batch it for the encoder; evaluate (load and search) a passage;
+# load a passage of a collection (attack, evaluate_attack)
+CPU_PASSAGE_S = {"tokenize": 1.5e-4, "encode": 1.1e-4, "evaluate": 3.7e-5, "load": 2.0e-5}
 BASE_RSS = {"train": 900 * MB, "encode": 800 * MB, "evaluate": 400 * MB, "attack": 900 * MB,
             "evaluate_attack": 400 * MB, "tokenize": 500 * MB, "teacher_scores": 800 * MB}
 GPU_HOST_EXTRA = 3 * GB  # assumption: CUDA context and libraries in host memory of a GPU job
@@ -218,11 +220,14 @@ class Cost:
         return math.ceil(self.seconds / 60)
 
 
-def slurm_request(cost: Cost, attempt: int = 1, margin: float = 1.5) -> dict[str, int]:
-    """``mem_mb`` and ``runtime`` (minutes) for a job: the estimate times ``margin``, times the
-    attempt (a retried job gets 2x, then 3x), with floors of 1 GB and 10 minutes."""
+def slurm_request(cost: Cost, attempt: int = 1, margin: float = 1.5, gpu_time_margin: float = 3.0) -> dict[str, int]:
+    """``mem_mb`` and ``runtime`` (minutes) for a job: the estimate times ``margin`` (time on a GPU
+    times ``gpu_time_margin``: GPU throughput is assumed, and an A100 is about 3x slower in bf16
+    than the H100 it assumes), times the attempt (a retried job gets 2x, then 3x), with floors of
+    1 GB and 10 minutes."""
+    time_margin = gpu_time_margin if cost.gpus else margin
     return {"mem_mb": max(1000, math.ceil(margin * cost.memory / MB)) * attempt,
-            "runtime": max(10, math.ceil(margin * cost.seconds / 60)) * attempt}
+            "runtime": max(10, math.ceil(time_margin * cost.seconds / 60)) * attempt}
 
 
 # --- per rule -------------------------------------------------------------------------------------
@@ -265,7 +270,8 @@ def encode_cost(shape: Shape, sizes: list[CollectionSize], batch_size: int, gpus
                 for s in sizes)
     texts = sum(s.passages + s.queries for s in sizes)
     calls = math.ceil(texts / batch_size) + len(sizes)
-    overhead = GPU_CALL_OVERHEAD_S * calls if gpus else CPU_PASSAGE_S["load"] * texts
+    # length-sorted padding runs on the host, on a GPU machine too
+    overhead = CPU_PASSAGE_S["encode"] * texts + (GPU_CALL_OVERHEAD_S * calls if gpus else 0.0)
     seconds = _fixed("encode", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
     held = max(s.passages * (RSS_PER_PASSAGE["encode"] + 4 * shape.hidden + 4 * s.passage_tokens) for s in sizes)
     activations = batch_size * max(s.passage_tokens for s in sizes) * shape.hidden * 4 * 8
@@ -306,7 +312,7 @@ def attack_cost(shape: Shape, size: CollectionSize, attack: dict, evaluation: di
     forwards = pairs * (words + budget * per_step + 2)
     flops = forwards * shape.forward_flops(size.passage_tokens)
     calls = math.ceil(forwards / attack["batch_size"])
-    overhead = GPU_CALL_OVERHEAD_S * calls if gpus else 0.0
+    overhead = CPU_PASSAGE_S["load"] * size.passages + (GPU_CALL_OVERHEAD_S * calls if gpus else 0.0)
     seconds = _fixed("attack", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
     memory = _host_base("attack", gpus) + size.passages * (RSS_PER_PASSAGE["attack"] + 4 * shape.hidden)
     return Cost(seconds, memory, 4 * shape.total_params + attack["batch_size"] * size.passage_tokens
@@ -362,8 +368,9 @@ class Planner:
             return replace(cost, memory=_host_base("teacher_scores", training["gpu"]), disk=100.0 * int(data))
         if rule == "encode":
             return encode_cost(shape, sizes, config["evaluation"]["batch_size"], training["gpu"], training["threads"])
-        if rule == "evaluate":
-            return evaluate_cost(shape.hidden, sizes, config["evaluation"], threads=1)
+        if rule == "evaluate":  # all of a run's collections, or the job's one
+            return evaluate_cost(shape.hidden, [self.sizes[collection]] if collection else sizes,
+                                 config["evaluation"], threads=1)
         if rule == "attack":
             return attack_cost(shape, in_domain, config["attack"], config["evaluation"], training)
         if rule == "evaluate_attack":

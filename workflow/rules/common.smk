@@ -58,7 +58,7 @@ wildcard_constraints:
     package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
 
 
-def planned(rule, key):
+def planned(rule_name, key):
     """A resource callable: the resource model's ``mem_mb`` or ``runtime`` for this job.
 
     Sized from the config (corpus sizes, model shape, steps, batch), the job's threads and
@@ -67,9 +67,15 @@ def planned(rule, key):
     """
 
     def request(wildcards, threads, attempt):
-        keys = {k: wildcards[k] for k in ("model", "data", "strategy", "collection") if k in wildcards.keys()}
+        keys = {
+            k: wildcards[k]
+            for k in ("model", "data", "strategy", "collection")
+            if k in wildcards.keys()
+        }
         gpus = os.environ.get("DRSCALE_SLURM_GPUS", "").strip()
-        cost = PLANNER.cost(rule, threads=threads, gpus=int(gpus) if gpus else None, **keys)
+        cost = PLANNER.cost(
+            rule_name, threads=threads, gpus=int(gpus) if gpus else None, **keys
+        )
         return slurm_request(cost, attempt)[key]
 
     return request
