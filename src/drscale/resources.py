@@ -180,14 +180,16 @@ def compute_seconds(flops: float, shape: Shape, gpus: int, threads: int) -> floa
 # Measured on CPU in the `.test` workflow (results/benchmarks/*, cpu_time): a job's fixed cost
 # (Python, torch and sentence-transformers imports, loading the model) and per-item overheads that
 # are not arithmetic. See docs/design.md "Resource model" for the run and the fit.
-FIXED_CPU_S = {"train": 12.0, "encode": 9.0, "evaluate": 4.0, "attack": 10.0, "evaluate_attack": 4.0,
-               "tokenize": 4.0, "teacher_scores": 9.0}
+FIXED_CPU_S = {"train": 9.5, "encode": 8.5, "evaluate": 2.0, "attack": 11.5, "evaluate_attack": 0.6,
+               "tokenize": 2.5, "teacher_scores": 7.5}
 CPU_STEP_OVERHEAD_S = 0.012  # per training step at small widths (L1-H32 steady state, benchmarks/README.md)
 # per text: tokenize it; pad and batch it for the encoder; evaluate (load and search) a passage;
 # load a passage of a collection (attack, evaluate_attack)
-CPU_PASSAGE_S = {"tokenize": 1.5e-4, "encode": 1.1e-4, "evaluate": 3.7e-5, "load": 2.0e-5}
-BASE_RSS = {"train": 900 * MB, "encode": 800 * MB, "evaluate": 400 * MB, "attack": 900 * MB,
-            "evaluate_attack": 400 * MB, "tokenize": 500 * MB, "teacher_scores": 800 * MB}
+CPU_PASSAGE_S = {"tokenize": 1.5e-4, "encode": 3.5e-5, "evaluate": 3.7e-5, "load": 2.0e-5}
+# per token of an encoder forward pass on CPU, beyond its matmuls (embeddings, LayerNorm, softmax)
+CPU_TOKEN_S = 4.5e-7
+BASE_RSS = {"train": 600 * MB, "encode": 560 * MB, "evaluate": 250 * MB, "attack": 630 * MB,
+            "evaluate_attack": 250 * MB, "tokenize": 280 * MB, "teacher_scores": 560 * MB}
 GPU_HOST_EXTRA = 3 * GB  # assumption: CUDA context and libraries in host memory of a GPU job
 # Memory per passage that does not depend on the model (passage text and ids held by the job,
 # the query x corpus score block of the exact search), from benchmarks/corpus_scaling.py at 100k,
@@ -270,8 +272,9 @@ def encode_cost(shape: Shape, sizes: list[CollectionSize], batch_size: int, gpus
                 for s in sizes)
     texts = sum(s.passages + s.queries for s in sizes)
     calls = math.ceil(texts / batch_size) + len(sizes)
+    tokens = sum(s.passages * s.passage_tokens + s.queries * s.query_tokens for s in sizes)
     # length-sorted padding runs on the host, on a GPU machine too
-    overhead = CPU_PASSAGE_S["encode"] * texts + (GPU_CALL_OVERHEAD_S * calls if gpus else 0.0)
+    overhead = CPU_PASSAGE_S["encode"] * texts + (GPU_CALL_OVERHEAD_S * calls if gpus else CPU_TOKEN_S * tokens)
     seconds = _fixed("encode", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
     held = max(s.passages * (RSS_PER_PASSAGE["encode"] + 4 * shape.hidden + 4 * s.passage_tokens) for s in sizes)
     activations = batch_size * max(s.passage_tokens for s in sizes) * shape.hidden * 4 * 8
@@ -312,7 +315,8 @@ def attack_cost(shape: Shape, size: CollectionSize, attack: dict, evaluation: di
     forwards = pairs * (words + budget * per_step + 2)
     flops = forwards * shape.forward_flops(size.passage_tokens)
     calls = math.ceil(forwards / attack["batch_size"])
-    overhead = CPU_PASSAGE_S["load"] * size.passages + (GPU_CALL_OVERHEAD_S * calls if gpus else 0.0)
+    overhead = CPU_PASSAGE_S["load"] * size.passages + (
+        GPU_CALL_OVERHEAD_S * calls if gpus else CPU_TOKEN_S * forwards * size.passage_tokens)
     seconds = _fixed("attack", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
     memory = _host_base("attack", gpus) + size.passages * (RSS_PER_PASSAGE["attack"] + 4 * shape.hidden)
     return Cost(seconds, memory, 4 * shape.total_params + attack["batch_size"] * size.passage_tokens
