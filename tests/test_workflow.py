@@ -103,9 +103,10 @@ def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
     extended = write_config(tmp_path / "config.yaml", data_sizes=[*config["data_sizes"], 1200])
     result = snakemake(finished_run, "--dry-run", config=extended)
     assert result.returncode == 0, result.stderr[-3000:]
-    models = len(config["models"])
+    models, collections = len(config["models"]), 1 + len(config["ood"])
     assert job_counts(result.stdout) == {
-        "training_pairs": 1, "train": models, "encode": models, "evaluate": models, "attack": models,
+        "training_pairs": 1, "train": models, "encode": models * collections, "evaluate": models * collections,
+        "attack": models,
         "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1,
         "plot_scaling": len(fitted_families(config)), "plot_summary": 1, "report": 1, "all": 1,
     }

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 METRIC_COLUMNS = ["run", "model", "non_embedding_params", "total_params", "data_size", "strategy", "seed",
-                  "collection", "role", "metric", "value"]
+                  "collection", "role", "negatives", "metric", "value"]
 
 
-def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
-    """One row per run x collection x metric.
+def tidy_metrics(runs: list[dict], in_domain: str, negatives: dict[str, int] | None = None) -> pd.DataFrame:
+    """One row per run x collection x metric; ``negatives`` is each collection's K (the CE's sampled
+    negatives, which set its chance level ln(K + 1)), recorded with every metric of the collection.
 
     ``runs`` holds, per run, its path id (``run``), its ``model_info.json`` path and a list of
     (collection, metrics JSON path) pairs; a collection may have several files (clean, attack).
@@ -27,7 +28,8 @@ def tidy_metrics(runs: list[dict], in_domain: str) -> pd.DataFrame:
                     "run": run["run"], "model": info["model"], "non_embedding_params": info["non_embedding_params"],
                     "total_params": info["total_params"], "data_size": info["data_size"],
                     "strategy": info["strategy"], "seed": info["seed"], "collection": collection,
-                    "role": "in_domain" if collection == in_domain else "ood", "metric": metric, "value": value,
+                    "role": "in_domain" if collection == in_domain else "ood",
+                    "negatives": (negatives or {}).get(collection), "metric": metric, "value": value,
                 })
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     return table.sort_values(["strategy", "non_embedding_params", "data_size", "seed", "collection", "metric"],

@@ -22,6 +22,6 @@ rule aggregate:
     params:
         runs=run_records(),
         in_domain=IN_DOMAIN,
-        negatives=config["evaluation"]["negatives"],
+        negatives={c: collection_negatives(c) for c in COLLECTIONS},
     script:
         "../scripts/aggregate.py"

@@ -27,6 +27,9 @@ except ValueError as error:
 GRID = Paramspace(grid_table(config), filename_params=None)
 RUN = GRID.wildcard_pattern  # model~{model}/data~{data}/strategy~{strategy}/seed~{seed}
 COLLECTIONS = evaluated_collections(config)
+# Evaluation roles (the {split} wildcard) and the key naming each role's qrels split: test
+# metrics are the results; validation metrics are what choices (e.g. the Pareto target) may read.
+SPLIT_KEYS = {"test": "test_split", "validation": "validation_split"}
 IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
@@ -34,10 +37,12 @@ TOKENIZERS = tokenizers(config)
 PLANNER = Planner(config)  # the resource model: mem_mb and runtime of the heavy rules
 
 
-# Cheap table and plot steps run on the submitting node, not as cluster jobs.
+# Cheap table, metric and plot steps run on the submitting node, not as cluster jobs.
 localrules:
     training_pairs,
     pareto_target,
+    evaluate,
+    evaluate_attack,
     aggregate,
     fit,
     frontier,
@@ -52,6 +57,7 @@ wildcard_constraints:
     data=r"\d+",
     strategy="|".join(config["strategies"]),
     seed=r"\d+",
+    split="|".join(SPLIT_KEYS),
     collection="|".join(map(re.escape, config["collections"])),
     family="|".join(map(re.escape, FAMILIES)),
     tokenizer="|".join(map(re.escape, TOKENIZERS)),
@@ -94,8 +100,43 @@ def model_entry(wildcards):
     return canonical(config["models"][wildcards.model])
 
 
-def test_split(wildcards):
-    return config["collections"][wildcards.collection]["test_split"]
+def has_validation(collection):
+    """Whether a collection has validation qrels: a docstrings collection only with dev queries,
+    a local:/beir: one unless its entry sets validation_split: null."""
+    entry = config["collections"][collection]
+    if entry["validation_split"] is None:
+        return False
+    return entry["source"] != "docstrings" or entry["dev_queries"] > 0
+
+
+def collection_splits(collection):
+    """The roles a collection is evaluated in."""
+    return ["test", "validation"] if has_validation(collection) else ["test"]
+
+
+def qrels_split(wildcards):
+    """The qrels split of the job's role ({split}) in its collection."""
+    return config["collections"][wildcards.collection][SPLIT_KEYS[wildcards.split]]
+
+
+def query_splits(wildcards):
+    """The qrels splits whose queries a token cache holds (test, and validation where it exists)."""
+    entry = config["collections"][wildcards.collection]
+    return [entry[SPLIT_KEYS[s]] for s in collection_splits(wildcards.collection)]
+
+
+def in_domain_split(wildcards):
+    """The in-domain qrels split of the job's role ({split}; the attack rules name no collection)."""
+    return config["collections"][IN_DOMAIN][SPLIT_KEYS[wildcards.split]]
+
+
+def collection_negatives(collection):
+    """K, the sampled negatives of a collection's CE (collections.<name>.negatives, else
+    evaluation.negatives)."""
+    return (
+        config["collections"][collection]["negatives"]
+        or config["evaluation"]["negatives"]
+    )
 
 
 def collection_source(wildcards):
@@ -116,9 +157,23 @@ def tokenizer_folder(wildcards):
 
 
 def collection_tokens(wildcards):
-    """The token caches of every evaluated collection under the run's model's tokenizer."""
+    """The token cache of the job's collection under the run's model's tokenizer."""
     tokenizer = tokenizer_of(config, wildcards.model)
-    return [f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS]
+    return f"resources/tokens/{tokenizer}/{wildcards.collection}.npz"
+
+
+def collection_roles(wildcards):
+    """Role -> qrels split of the job's collection (test, and validation where it has one)."""
+    entry = config["collections"][wildcards.collection]
+    return {s: entry[SPLIT_KEYS[s]] for s in collection_splits(wildcards.collection)}
+
+
+def attacked_queries(wildcards):
+    """The attack's query subset (count, seed) on the in-domain collection, None elsewhere: the
+    encode pass keeps those queries' scores over the whole corpus, from which ranks follow."""
+    if wildcards.collection != IN_DOMAIN:
+        return None
+    return {k: config["attack"][k] for k in ("queries", "seed")}
 
 
 def start_model_inputs(wildcards):
@@ -140,19 +195,25 @@ def analysis_outputs():
     ]
 
 
-def run_records():
-    """Per run: its path id, model_info.json and its (collection, metrics JSON) pairs.
+def run_metrics(run, split="test"):
+    """(collection, metrics JSON) pairs of one run in one role: the clean metrics of every
+    evaluated collection that has the role, and the attack's on the in-domain one."""
+    collections = [c for c in COLLECTIONS if split in collection_splits(c)]
+    pairs = [(c, f"results/runs/{run}/metrics/{split}/{c}.json") for c in collections]
+    if IN_DOMAIN in collections:
+        pairs.append(
+            (IN_DOMAIN, f"results/runs/{run}/metrics/{split}/{IN_DOMAIN}.adv.json")
+        )
+    return pairs
 
-    Every evaluated collection has clean metrics; the in-domain one also has the attack's.
-    """
+
+def run_records():
+    """Per run: its path id, model_info.json and its test (collection, metrics JSON) pairs."""
     return [
         {
             "run": run,
             "model_info": f"results/runs/{run}/model_info.json",
-            "metrics": [
-                (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
-            ]
-            + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
+            "metrics": run_metrics(run),
         }
         for run in GRID.instance_patterns
     ]
@@ -252,10 +313,7 @@ def pareto_target_runs():
             {
                 "run": run,
                 "model_info": f"results/runs/{run}/model_info.json",
-                "metrics": [
-                    (c, f"results/runs/{run}/metrics/{c}.json") for c in COLLECTIONS
-                ]
-                + [(IN_DOMAIN, f"results/runs/{run}/metrics/{IN_DOMAIN}.adv.json")],
+                "metrics": run_metrics(run),
             }
         )
     return records

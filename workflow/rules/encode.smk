@@ -1,16 +1,35 @@
+rule sample_negatives:
+    input:
+        "resources/collections/{collection}",
+    output:
+        "resources/samples/{collection}.npz",
+    log:
+        "logs/sample_negatives/{collection}.log",
+    benchmark:
+        "results/benchmarks/sample_negatives/{collection}.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    params:
+        roles=collection_roles,
+        negatives=lambda wildcards: collection_negatives(wildcards.collection),
+        sampling={k: config["evaluation"][k] for k in ("draws", "seed")},
+        attacked=attacked_queries,
+    script:
+        "../scripts/sample_negatives.py"
+
+
 rule encode:
     input:
         model=f"results/runs/{RUN}/model",
         tokens=collection_tokens,
+        sample="resources/samples/{collection}.npz",
     output:
-        [
-            f"results/runs/{RUN}/embeddings/{collection}.npz"
-            for collection in COLLECTIONS
-        ],
+        # One job per (run, collection): adding or removing a collection touches no other's scores.
+        f"results/runs/{RUN}/scores/{{collection}}.npz",
     log:
-        f"logs/encode/{RUN}.log",
+        f"logs/encode/{RUN}/{{collection}}.log",
     benchmark:
-        f"results/benchmarks/encode/{RUN}.tsv"
+        f"results/benchmarks/encode/{RUN}/{{collection}}.tsv"
     conda:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
@@ -20,5 +39,6 @@ rule encode:
         gpu=config["training"]["gpu"],
     params:
         batch_size=config["evaluation"]["batch_size"],
+        shard_size=config["evaluation"]["shard_size"],
     script:
         "../scripts/encode.py"
