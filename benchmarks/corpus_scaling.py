@@ -29,7 +29,8 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = ["tokenize", "encode", "evaluate"]  # measured rules (prepare_collection copies the corpus)
+# measured rules, where the workflow has them (prepare_collection only copies the corpus)
+RULES = ["tokenize", "sample_negatives", "encode", "evaluate"]
 UNTIL = "evaluate"  # the workflow runs up to this rule
 
 
@@ -77,10 +78,13 @@ def write_corpus(folder: Path, passages: int, test_queries: int, train_pairs: in
 
 
 def write_config(path: Path, corpus: Path, hidden: int, passage_length: int) -> None:
+    collection = {"source": f"local:{corpus}"}
+    if "validation_split" in (ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text():
+        collection["validation_split"] = None  # the test role only, as before roles existed
     config = {
         "in_domain": "synthetic",
         "ood": [],
-        "collections": {"synthetic": {"source": f"local:{corpus}"}},
+        "collections": {"synthetic": collection},
         "tokenizer": {"vocab_size": 2000},
         "models": {f"L1-H{hidden}": {"init": {"layers": 1, "hidden": hidden, "heads": 2,
                                               "intermediate": 4 * hidden}, "learning_rate": 1.0e-2}},
@@ -114,6 +118,8 @@ def _unquote(name: str) -> str:
 def measure(workdir: Path, passages: int) -> list[dict]:
     rows = []
     for rule in RULES:
+        if not (workdir / "results" / "benchmarks" / rule).exists():
+            continue
         (bench,) = (workdir / "results" / "benchmarks" / rule).rglob("*.tsv")
         with open(bench) as f:
             record = next(csv.DictReader(f, delimiter="\t"))
@@ -135,6 +141,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=16, help="hidden size of the L1 init: encoder")
     parser.add_argument("--keep", action="store_true", help="keep each size's work folder")
     parser.add_argument("--out", type=Path, help="also write the rows to this TSV")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the outputs already in a kept work folder even if the code changed "
+                             "(--rerun-triggers mtime): compare a new encode/evaluate on the same token caches")
     args = parser.parse_args()
 
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -153,7 +162,7 @@ def main() -> None:
         write_config(workdir / "config.yaml", corpus, args.hidden, args.passage_length)
         command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
                    "--configfile", str(workdir / "config.yaml"), "--workflow-profile", "none", "--cores", "1",
-                   "--until", UNTIL]
+                   "--until", UNTIL, *(["--rerun-triggers", "mtime"] if args.reuse else [])]
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
         if done.returncode:
             sys.exit(f"snakemake failed at {passages} passages:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")

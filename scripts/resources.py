@@ -30,17 +30,24 @@ from drscale.resources import GB, Planner  # noqa: E402
 
 
 def jobs(config: dict):
-    """(rule, wildcards) of every costed job of the grid."""
+    """(rule, wildcards) of every costed job of the grid (the test role: validation jobs run only
+    where a consumer asks for them)."""
     grid = grid_table(config)
+    evaluated = [config["in_domain"], *config.get("ood", [])]
     for run in grid.itertuples():
-        for rule in ("train", "encode", "evaluate", "attack", "evaluate_attack"):
-            yield rule, {"model": run.model, "data": run.data, "strategy": run.strategy}
+        keys = {"model": run.model, "data": run.data, "strategy": run.strategy}
+        yield "train", keys
+        for collection in evaluated:
+            yield "encode", {**keys, "collection": collection}
+            yield "evaluate", {**keys, "collection": collection}
+        yield "attack", keys
+        yield "evaluate_attack", keys
     if "denoising" in config["strategies"] and config["denoising"]["teacher"] == "standard":
         for run in grid[grid.strategy == "denoising"].itertuples():
             yield "teacher_scores", {"model": run.model, "data": run.data}
-    evaluated = [config["in_domain"], *config.get("ood", [])]
-    for _tokenizer in tokenizers(config):
-        for collection in evaluated:
+    for collection in evaluated:
+        yield "sample_negatives", {"collection": collection}
+        for _tokenizer in tokenizers(config):
             yield "tokenize", {"collection": collection}
 
 
@@ -94,11 +101,14 @@ def validate_against(planner: Planner, directory: Path) -> None:
     print("|---|---|---|---|---|---|")
     for bench in sorted((directory / "results" / "benchmarks").rglob("*.tsv")):
         rule = bench.relative_to(directory / "results" / "benchmarks").parts[0]
-        if rule not in ("train", "encode", "evaluate", "attack", "evaluate_attack", "teacher_scores", "tokenize"):
+        if rule not in ("train", "encode", "evaluate", "attack", "evaluate_attack", "teacher_scores", "tokenize",
+                        "sample_negatives"):
             continue
         keys = dict(re.findall(r"(model|data|strategy)~([^/]+)", str(bench)))
         if "~" not in bench.stem:  # tokenize/{tokenizer}/{collection}, evaluate/{run}/{split}/{collection}
             keys["collection"] = bench.stem
+        if rule in ("encode", "evaluate") and "collection" not in keys:
+            continue  # a run from before encode and evaluate ran per collection
         with open(bench) as f:
             record = next(csv.DictReader(f, delimiter="\t"))
         cost = planner.cost(rule, **keys)

@@ -20,8 +20,8 @@ from drscale.resources import (
     Planner,
     Shape,
     collection_size,
-    encode_cost,
     model_shape,
+    scores_bytes,
     slurm_request,
     training_memory_bytes,
 )
@@ -86,19 +86,18 @@ def test_slurm_request_scales_with_the_attempt():
     assert slurm_request(Cost(seconds=600, memory=2000 * MB, gpus=1))["runtime"] == 30  # assumed GPU speed: 3x
 
 
-def test_embeddings_on_disk_by_hand():
-    # (1,000 passages + 10 queries) x (768 float32 + 48 bytes of id)
+def test_scores_file_by_hand():
+    # 10 queries x (100 x (4 B score + 48 B id) + 4 B x (2 draws x 3 negatives + 2)) + 4 B x 5 attacked x 1,000
     size = CollectionSize(1000, 10, 100, 10)
-    assert encode_cost(BERT_BASE, [size], 256, gpus=0, threads=1).disk == 1010 * (768 * 4 + 48)
+    assert scores_bytes(size, {"draws": 2, "negatives": 3}, attacked=5) == 10 * (5200 + 32) + 20_000
 
 
-def test_paper_grid_embeddings_of_bert_base_are_27_gb():
+def test_paper_grid_scores_are_dominated_by_the_attacked_cosines():
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    config["mining"] = {"negatives_per_query": 1}
-    planner = Planner(config)
-    encode = planner.cost("encode", model="L12-H768")
-    msmarco = 8_841_823 * 768 * 4
-    assert msmarco < encode.disk < msmarco * 1.1  # OOD collections and ids add < 10%
+    encode = Planner(config).cost("encode", model="L12-H768", collection="msmarco")
+    attacked = 200 * 8_841_823 * 4  # attack.queries x passages x float32
+    assert attacked < encode.disk < attacked * 1.02
+    assert encode.disk < 8_841_823 * 768 * 4 / 3  # vs the 27 GB of float32 embeddings before streaming
 
 
 def test_cpu_rate_is_the_low_end_of_the_measured_anchors():
@@ -112,7 +111,7 @@ def test_cpu_rate_is_the_low_end_of_the_measured_anchors():
 
 def test_paper_dry_run_shows_the_planned_resources(tmp_path):
     """`snakemake -n --workflow-profile profiles/slurm` on config/paper.yaml requests the model's
-    memory, above the 16 GB the profile used to give every evaluate job."""
+    memory and time (the attack above the 16 GB the profile gave every GPU job before)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("DRSCALE_SLURM_GPUS", None)
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(ROOT / "Snakefile"),
@@ -128,11 +127,11 @@ def test_paper_dry_run_shows_the_planned_resources(tmp_path):
         if wildcards and resources:
             requests[rule, wildcards.group(1)] = tuple(map(int, resources.groups()))
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    planner = Planner({**config, "mining": {"negatives_per_query": 1}})
+    planner = Planner(config)
     run = "model=L12-H768, data=500000, strategy=standard, seed=0"
-    for rule in ("train", "encode", "evaluate", "attack"):
-        expected = slurm_request(planner.cost(rule, model="L12-H768", data=500000,
-                                              threads=8 if rule in ("train", "encode") else
-                                              4 if rule == "attack" else 1))
-        assert requests[rule, run] == (expected["mem_mb"], expected["runtime"]), rule
-    assert requests["evaluate", run][0] > 16000
+    jobs = {"train": (run, {}, 8), "encode": (f"{run}, collection=msmarco", {"collection": "msmarco"}, 8),
+            "attack": (f"{run}, split=test", {}, 4)}
+    for rule, (wildcards, keys, threads) in jobs.items():
+        expected = slurm_request(planner.cost(rule, model="L12-H768", data=500000, threads=threads, **keys))
+        assert requests[rule, wildcards] == (expected["mem_mb"], expected["runtime"]), rule
+    assert requests["attack", f"{run}, split=test"][0] > 16000  # the profile's old fixed request

@@ -39,6 +39,8 @@ TOKENS_PER_WORD = 1.3  # assumption: WordPiece pieces per English word (BERT's v
 # default's largest harvest is a few tens of thousands of passages).
 UNPREPARED_PASSAGES = 100_000
 ID_BYTES = 4 * 12  # numpy unicode ids: 4 bytes per character, ids of up to 12 characters
+TOP_K = 100  # passages kept per query by encode (drscale.evaluate.TOP_K)
+QUERY_CHUNK = 256  # queries scored against a shard at a time (drscale.encode.score_collection)
 
 
 @dataclass(frozen=True)
@@ -180,22 +182,25 @@ def compute_seconds(flops: float, shape: Shape, gpus: int, threads: int) -> floa
 # Measured on CPU in the `.test` workflow (results/benchmarks/*, cpu_time): a job's fixed cost
 # (Python, torch and sentence-transformers imports, loading the model) and per-item overheads that
 # are not arithmetic. See docs/design.md "Resource model" for the run and the fit.
-FIXED_CPU_S = {"train": 9.5, "encode": 8.5, "evaluate": 2.0, "attack": 11.5, "evaluate_attack": 0.6,
-               "tokenize": 2.5, "teacher_scores": 7.5}
+FIXED_CPU_S = {"train": 9.5, "encode": 11.0, "evaluate": 0.5, "attack": 11.5, "tokenize": 2.5,
+               "teacher_scores": 7.5, "sample_negatives": 1.4}
 CPU_STEP_OVERHEAD_S = 0.012  # per training step at small widths (L1-H32 steady state, benchmarks/README.md)
-# per text: tokenize it; pad and batch it for the encoder; evaluate (load and search) a passage;
-# load a passage of a collection (attack, evaluate_attack)
-CPU_PASSAGE_S = {"tokenize": 1.5e-4, "encode": 3.5e-5, "evaluate": 3.7e-5, "load": 2.0e-5}
+# per text: tokenize it; pad and batch it for the encoder; load a passage of a collection (attack);
+# read a passage id (sample_negatives)
+CPU_PASSAGE_S = {"tokenize": 3.9e-5, "encode": 1.4e-5, "load": 2.0e-5, "ids": 1.2e-6}
 # per token of an encoder forward pass on CPU, beyond its matmuls (embeddings, LayerNorm, softmax)
 CPU_TOKEN_S = 4.5e-7
-BASE_RSS = {"train": 600 * MB, "encode": 560 * MB, "evaluate": 250 * MB, "attack": 630 * MB,
-            "evaluate_attack": 250 * MB, "tokenize": 280 * MB, "teacher_scores": 560 * MB}
+BASE_RSS = {"train": 600 * MB, "encode": 560 * MB, "evaluate": 150 * MB, "attack": 630 * MB,
+            "tokenize": 280 * MB, "teacher_scores": 560 * MB, "sample_negatives": 85 * MB}
 GPU_HOST_EXTRA = 3 * GB  # assumption: CUDA context and libraries in host memory of a GPU job
 # Memory per passage that does not depend on the model (passage text and ids held by the job,
 # the query x corpus score block of the exact search), from benchmarks/corpus_scaling.py at 100k,
 # 300k and 1M passages: the slope of max RSS against passages, less the embeddings' own bytes.
-RSS_PER_PASSAGE = {"encode": 300.0, "evaluate": 2500.0, "attack": 1500.0, "evaluate_attack": 1500.0,
-                   "tokenize": 1500.0}
+RSS_PER_PASSAGE = {"encode": 100.0, "attack": 1500.0, "sample_negatives": 60.0}
+# `tokenize` tokenizes a whole corpus in one call: about 360 B per token (the tokenizer's encodings and
+# Python id lists) at 100k, 300k and 1M passages of 14.7 tokens and 100k of 32 tokens
+TOKENIZE_RSS_PER_TOKEN = 360.0
+TOKENIZE_CPU_PER_TOKEN_S = 6.4e-6  # with 3.9e-5 s per text (same runs)
 # Strategies' cost per step relative to `standard`, measured on CPU (docs/design.md "Training
 # strategies": adversarial 3.0x, pareto 2.5-3.1x, pareto_mgda 3.3x; the mined negative adds a
 # passage per pair, counted in the tokens instead).
@@ -262,37 +267,54 @@ def train_cost(shape: Shape, training: dict, strategy: str = "standard", negativ
     return Cost(seconds, memory, needed if gpus else 0.0, disk, gpus)
 
 
-def encode_cost(shape: Shape, sizes: list[CollectionSize], batch_size: int, gpus: int, threads: int) -> Cost:
-    """Encode every evaluated collection (test queries and corpus) with one model.
+def scores_bytes(size: CollectionSize, evaluation: dict, attacked: int) -> float:
+    """A scores file (``encode``'s output): each query's top 100 (ids and cosines), the cosines of
+    the positives and of the R x K sampled negatives, the attacked queries' cosines to the corpus."""
+    return size.queries * (TOP_K * (4 + ID_BYTES) + 4 * (evaluation["draws"] * evaluation["negatives"] + 2)) \
+        + 4 * attacked * size.passages
 
-    Memory: one collection at a time, its token ids and float32 embeddings; disk: float32
-    embeddings and ids of every collection.
+
+def encode_cost(shape: Shape, size: CollectionSize, evaluation: dict, attacked: int, gpus: int,
+                threads: int) -> Cost:
+    """Encode one collection's queries and corpus, shard by shard, keeping only the scores.
+
+    Memory: the collection's token ids, one shard's embeddings and score block, the attacked
+    queries' cosines to the whole corpus (4 B x attacked x passages, the one part that grows with
+    the corpus besides the ids); disk: the scores file.
     """
-    flops = sum(s.passages * shape.forward_flops(s.passage_tokens) + s.queries * shape.forward_flops(s.query_tokens)
-                for s in sizes)
-    texts = sum(s.passages + s.queries for s in sizes)
-    calls = math.ceil(texts / batch_size) + len(sizes)
-    tokens = sum(s.passages * s.passage_tokens + s.queries * s.query_tokens for s in sizes)
+    batch_size, shard = evaluation["batch_size"], min(evaluation["shard_size"], size.passages)
+    flops = size.passages * shape.forward_flops(size.passage_tokens) + size.queries * shape.forward_flops(
+        size.query_tokens) + 2 * size.queries * size.passages * shape.hidden
+    texts = size.passages + size.queries
+    tokens = size.passages * size.passage_tokens + size.queries * size.query_tokens
+    calls = math.ceil(texts / batch_size) + 1
     # length-sorted padding runs on the host, on a GPU machine too
     overhead = CPU_PASSAGE_S["encode"] * texts + (GPU_CALL_OVERHEAD_S * calls if gpus else CPU_TOKEN_S * tokens)
     seconds = _fixed("encode", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
-    held = max(s.passages * (RSS_PER_PASSAGE["encode"] + 4 * shape.hidden + 4 * s.passage_tokens) for s in sizes)
-    activations = batch_size * max(s.passage_tokens for s in sizes) * shape.hidden * 4 * 8
-    disk = sum((s.passages + s.queries) * (4 * shape.hidden + ID_BYTES) for s in sizes)
-    return Cost(seconds, _host_base("encode", gpus) + held + (0 if gpus else activations),
-                activations + 4 * shape.total_params if gpus else 0.0, disk, gpus)
+    held = size.passages * (RSS_PER_PASSAGE["encode"] + 4 * size.passage_tokens + 4 * attacked)
+    block = shard * 4 * (shape.hidden + QUERY_CHUNK) + batch_size * size.passage_tokens * shape.hidden * 4 * 8
+    memory = _host_base("encode", gpus) + held + (0 if gpus else block)
+    gpu_memory = block + 4 * shape.total_params + 4 * attacked * size.passages if gpus else 0.0
+    return Cost(seconds, memory, gpu_memory, scores_bytes(size, evaluation, attacked), gpus)
 
 
-def evaluate_cost(hidden: int, sizes: list[CollectionSize], evaluation: dict, threads: int) -> Cost:
-    """Clean metrics of every collection of a run on CPU: contrastive entropy over the sampled
-    negatives, and an exact search of the whole corpus for the ranking metrics."""
-    k, draws = evaluation["negatives"], evaluation["draws"]
-    flops = sum(2 * s.queries * s.passages * hidden + 2 * draws * s.queries * (k + 1) * hidden for s in sizes)
-    per_passage = CPU_PASSAGE_S["evaluate"] * sum(s.passages for s in sizes)
-    seconds = FIXED_CPU_S["evaluate"] + per_passage + flops / (CPU_FLOPS_PER_THREAD * max(1.0, 0.7 * threads))
-    memory = BASE_RSS["evaluate"] + max(
-        s.passages * (RSS_PER_PASSAGE["evaluate"] + 4 * hidden) + 12 * draws * s.queries * k for s in sizes)
-    return Cost(seconds, memory, 0.0, 2000.0 * len(sizes))
+def sample_cost(size: CollectionSize, evaluation: dict) -> Cost:
+    """The sampled negatives of a collection (int64 rows, R x queries x K) from its ids and qrels."""
+    drawn = 8 * evaluation["draws"] * size.queries * evaluation["negatives"]
+    seconds = FIXED_CPU_S["sample_negatives"] + CPU_PASSAGE_S["ids"] * size.passages
+    memory = BASE_RSS["sample_negatives"] + size.passages * RSS_PER_PASSAGE["sample_negatives"] + 2 * drawn
+    return Cost(seconds, memory, 0.0, drawn)
+
+
+def evaluate_cost(size: CollectionSize, evaluation: dict, attacked: int) -> Cost:
+    """Clean metrics of one (run, collection) from its scores file (no corpus, no model)."""
+    seconds = FIXED_CPU_S["evaluate"] + 5e-4 * size.queries
+    memory = BASE_RSS["evaluate"] + scores_bytes(size, evaluation, attacked)
+    return Cost(seconds, memory, 0.0, 2000.0)
+
+
+def attacked_queries(attack: dict, size: CollectionSize) -> int:
+    return min(attack["queries"], size.queries)
 
 
 def attacked_pairs(attack: dict, evaluation: dict, test_queries: int) -> int:
@@ -318,22 +340,22 @@ def attack_cost(shape: Shape, size: CollectionSize, attack: dict, evaluation: di
     overhead = CPU_PASSAGE_S["load"] * size.passages + (
         GPU_CALL_OVERHEAD_S * calls if gpus else CPU_TOKEN_S * forwards * size.passage_tokens)
     seconds = _fixed("attack", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
-    memory = _host_base("attack", gpus) + size.passages * (RSS_PER_PASSAGE["attack"] + 4 * shape.hidden)
+    memory = _host_base("attack", gpus) + size.passages * (RSS_PER_PASSAGE["attack"] + 4 * attacked_queries(attack,
+                                                                                                      size))
     return Cost(seconds, memory, 4 * shape.total_params + attack["batch_size"] * size.passage_tokens
                 * shape.hidden * 4 * 8 if gpus else 0.0, pairs * 2000.0, gpus)
 
 
-def evaluate_attack_cost(hidden: int, size: CollectionSize, evaluation: dict) -> Cost:
-    seconds = FIXED_CPU_S["evaluate_attack"] + CPU_PASSAGE_S["load"] * size.passages
-    memory = BASE_RSS["evaluate_attack"] + size.passages * (RSS_PER_PASSAGE["evaluate_attack"] + 4 * hidden)
-    return Cost(seconds, memory, 0.0, 2000.0)
+def evaluate_attack_cost(size: CollectionSize, evaluation: dict, attack: dict) -> Cost:
+    return evaluate_cost(size, evaluation, attacked_queries(attack, size))
 
 
 def tokenize_cost(size: CollectionSize) -> Cost:
     """Token ids of a collection's corpus and test queries (int32, ragged, int64 offsets)."""
     texts = size.passages + size.queries
-    seconds = FIXED_CPU_S["tokenize"] + CPU_PASSAGE_S["tokenize"] * texts
-    memory = BASE_RSS["tokenize"] + size.passages * (RSS_PER_PASSAGE["tokenize"] + 8 * size.passage_tokens)
+    tokens = size.passages * size.passage_tokens + size.queries * size.query_tokens
+    seconds = FIXED_CPU_S["tokenize"] + CPU_PASSAGE_S["tokenize"] * texts + TOKENIZE_CPU_PER_TOKEN_S * tokens
+    memory = BASE_RSS["tokenize"] + size.passages * size.passage_tokens * TOKENIZE_RSS_PER_TOKEN
     disk = size.passages * (4 * size.passage_tokens + 8 + ID_BYTES) + size.queries * (4 * size.query_tokens + 8)
     return Cost(seconds, memory, 0.0, disk)
 
@@ -361,24 +383,27 @@ class Planner:
         config, training = self.config, dict(self.config["training"])
         training.update({k: v for k, v in (("threads", threads), ("gpu", gpus)) if v is not None})
         shape = self.shapes[model] if model else None
-        sizes = [self.sizes[c] for c in self.evaluated]
+        evaluation = {"shard_size": 65536, **config["evaluation"]}
         in_domain = self.sizes[config["in_domain"]]
         if rule == "train":
             return train_cost(shape, training, strategy, config.get("mining", {}).get("negatives_per_query", 1))
         if rule == "teacher_scores":  # the standard model scores `candidates` negatives of each pair
             pairs = replace(in_domain, passages=int(data) * (1 + config["denoising"]["candidates"]),
                             queries=int(data))
-            cost = encode_cost(shape, [pairs], config["evaluation"]["batch_size"], training["gpu"], training["threads"])
+            cost = encode_cost(shape, pairs, evaluation, 0, training["gpu"], training["threads"])
             return replace(cost, memory=_host_base("teacher_scores", training["gpu"]), disk=100.0 * int(data))
-        if rule == "encode":
-            return encode_cost(shape, sizes, config["evaluation"]["batch_size"], training["gpu"], training["threads"])
-        if rule == "evaluate":  # all of a run's collections, or the job's one
-            return evaluate_cost(shape.hidden, [self.sizes[collection]] if collection else sizes,
-                                 config["evaluation"], threads=1)
+        if rule == "sample_negatives":
+            return sample_cost(self.sizes[collection], evaluation)
+        if rule in ("encode", "evaluate"):  # one (run, collection)
+            size = self.sizes[collection]
+            attacked = attacked_queries(config["attack"], size) if collection == config["in_domain"] else 0
+            if rule == "evaluate":
+                return evaluate_cost(size, evaluation, attacked)
+            return encode_cost(shape, size, evaluation, attacked, training["gpu"], training["threads"])
         if rule == "attack":
-            return attack_cost(shape, in_domain, config["attack"], config["evaluation"], training)
+            return attack_cost(shape, in_domain, config["attack"], evaluation, training)
         if rule == "evaluate_attack":
-            return evaluate_attack_cost(shape.hidden, in_domain, config["evaluation"])
+            return evaluate_attack_cost(in_domain, evaluation, config["attack"])
         if rule == "tokenize":
             return tokenize_cost(self.sizes[collection])
         raise KeyError(f"no resource model for rule {rule!r}")

@@ -38,9 +38,6 @@ rule evaluate_attack:
         f"results/benchmarks/evaluate_attack/{RUN}/{{split}}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
-    resources:
-        mem_mb=planned("evaluate_attack", "mem_mb"),
-        runtime=planned("evaluate_attack", "runtime"),
     params:
         score_scale=config["evaluation"]["score_scale"],
         top_m=config["attack"]["top_m"],

@@ -9,6 +9,9 @@ rule sample_negatives:
         "results/benchmarks/sample_negatives/{collection}.tsv"
     conda:
         "../../envs/drscale.yaml"
+    resources:
+        mem_mb=planned("sample_negatives", "mem_mb"),
+        runtime=planned("sample_negatives", "runtime"),
     params:
         roles=collection_roles,
         negatives=lambda wildcards: collection_negatives(wildcards.collection),

@@ -11,9 +11,6 @@ rule evaluate:
         f"results/benchmarks/evaluate/{RUN}/{{split}}/{{collection}}.tsv"
     conda:
         "../../envs/drscale.yaml"
-    resources:
-        mem_mb=planned("evaluate", "mem_mb"),
-        runtime=planned("evaluate", "runtime"),
     params:
         qrels_split=qrels_split,
         score_scale=config["evaluation"]["score_scale"],
