@@ -182,21 +182,17 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
 
 def training_memory_bytes(model: torch.nn.Module, batch_size: int, query_length: int, passage_length: int,
                           texts_per_pair: int = 2) -> int:
-    """A conservative estimate of the memory one training step needs, in bytes.
+    """The resource model's estimate of one training step (:func:`drscale.resources.training_memory_bytes`)
+    for a loaded model; 16 bytes per parameter when it is not a BERT-style transformer."""
+    from drscale.resources import Shape
+    from drscale.resources import training_memory_bytes as estimate
 
-    fp32 weights, gradients and two AdamW moments (16 bytes per parameter), plus activations kept
-    for the backward pass: per layer and token about 34 x hidden values (Korthikanti et al. 2022)
-    and the attention maps (2 x heads x length per token), all fp32.
-    """
     config = getattr(getattr(model[0], "auto_model", None), "config", None)
     params = sum(p.numel() for p in model.parameters())
     if config is None:
         return 16 * params
-    layers, hidden, heads = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
-    extra = max(texts_per_pair - 1, 1)
-    tokens = batch_size * (query_length + extra * passage_length)
-    per_token = layers * (34 * hidden + 2 * heads * passage_length)
-    return 16 * params + 4 * tokens * per_token
+    shape = Shape(config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size)
+    return estimate(shape, batch_size, query_length, passage_length, texts_per_pair, params=params)
 
 
 def check_fits_in_memory(model: torch.nn.Module, name: str, batch_size: int, query_length: int,

@@ -16,6 +16,8 @@ rule attack:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("attack", "mem_mb"),
+        runtime=planned("attack", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         qrels_split=in_domain_split,

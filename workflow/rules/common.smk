@@ -1,4 +1,5 @@
 import json
+import os
 import re
 
 import pandas as pd
@@ -16,6 +17,7 @@ from drscale.grid import (
     tokenizers,
 )
 from drscale.registry import REGISTRY, baseline_strategies, pareto_strategies
+from drscale.resources import Planner, slurm_request
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
@@ -42,6 +44,7 @@ IN_DOMAIN = config["in_domain"]  # the attacked collection (ce_adv)
 PACKAGES = docstring_packages(config)
 FAMILIES = fitted_families(config)
 TOKENIZERS = tokenizers(config)
+PLANNER = Planner(config)  # the resource model: mem_mb and runtime of the heavy rules
 
 
 # Cheap table, metric and plot steps run on the submitting node, not as cluster jobs.
@@ -72,6 +75,29 @@ wildcard_constraints:
     family="|".join(map(re.escape, FAMILIES)),
     tokenizer="|".join(map(re.escape, TOKENIZERS)),
     package="|".join(map(re.escape, PACKAGES)) if PACKAGES else "(?!)",
+
+
+def planned(rule_name, key):
+    """A resource callable: the resource model's ``mem_mb`` or ``runtime`` for this job.
+
+    Sized from the config (corpus sizes, model shape, steps, batch), the job's threads and
+    attempt (2x, 3x on a retry); GPUs per job are the SLURM profile's ``DRSCALE_SLURM_GPUS``
+    when set (a CPU-only cluster), else ``training.gpu``.
+    """
+
+    def request(wildcards, threads, attempt):
+        keys = {
+            k: wildcards[k]
+            for k in ("model", "data", "strategy", "collection")
+            if k in wildcards.keys()
+        }
+        gpus = os.environ.get("DRSCALE_SLURM_GPUS", "").strip()
+        cost = PLANNER.cost(
+            rule_name, threads=threads, gpus=int(gpus) if gpus else None, **keys
+        )
+        return slurm_request(cost, attempt)[key]
+
+    return request
 
 
 def canonical(value):

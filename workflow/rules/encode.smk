@@ -9,6 +9,9 @@ rule sample_negatives:
         "results/benchmarks/sample_negatives/{collection}.tsv"
     conda:
         "../../envs/drscale.yaml"
+    resources:
+        mem_mb=planned("sample_negatives", "mem_mb"),
+        runtime=planned("sample_negatives", "runtime"),
     params:
         roles=collection_roles,
         negatives=lambda wildcards: collection_negatives(wildcards.collection),
@@ -36,6 +39,8 @@ rule encode:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("encode", "mem_mb"),
+        runtime=planned("encode", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         batch_size=config["evaluation"]["batch_size"],

@@ -35,6 +35,8 @@ rule teacher_scores:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("teacher_scores", "mem_mb"),
+        runtime=planned("teacher_scores", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         candidates=config["denoising"]["candidates"],

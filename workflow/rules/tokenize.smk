@@ -10,6 +10,9 @@ rule tokenize:
         "results/benchmarks/tokenize/{tokenizer}/{collection}.tsv"
     conda:
         "../../envs/drscale.yaml"
+    resources:
+        mem_mb=planned("tokenize", "mem_mb"),
+        runtime=planned("tokenize", "runtime"),
     params:
         splits=query_splits,
         query_length=config["training"]["max_query_length"],
