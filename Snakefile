@@ -6,6 +6,11 @@ min_version("9.0")
 # A --configfile given on the command line is the whole config (the schema fills in defaults); it
 # is never merged into this default, whose entries (e.g. a model of the same name) would leak in.
 if not workflow.overwrite_configfiles:
+    from drscale.grid import yaml_error_message
+
+    # Snakemake reports a YAML syntax error without file or line.
+    if yaml_error_message("config/config.yaml"):
+        raise WorkflowError(yaml_error_message("config/config.yaml"))
 
     configfile: "config/config.yaml"
 

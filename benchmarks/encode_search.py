@@ -1,10 +1,15 @@
-"""Benchmark: encode + exact search of one collection, the project's path vs BEIR's.
+"""Benchmark: encode + exact search of one collection, the project's path vs BEIR's and vs an exhaustive search.
 
 Project path: ``drscale.tokens.tokenize_collection`` (the ``tokenize`` rule: once per tokenizer and
-collection, shared by every model with that tokenizer), ``drscale.encode.encode_collection`` on
-those token ids (the ``encode`` rule), then ``drscale.evaluate.exact_search(emb, top_k=100)`` (what
-``ranking_metrics`` runs in ``evaluate``). It is timed twice: with the tokenization (``project``,
-the same work BEIR does) and from cached tokens (``cached``, the per-model cost in the workflow).
+collection, shared by every model with that tokenizer), then ``drscale.encode.score_collection`` on
+those token ids (the ``encode`` rule: the corpus encoded in shards of ``--shard-size`` passages,
+each shard searched and dropped, the top 100 and the sampled negatives' cosines kept). It is timed
+twice: with the tokenization (``project``, the same work BEIR does) and from cached tokens
+(``cached``, the per-model cost in the workflow).
+
+Exhaustive baseline (``exhaustive``, the search before streaming): the whole corpus encoded into one
+matrix from the same cached tokens, one query x corpus product and ``torch.topk`` per 256 queries,
+and the sampled negatives' cosines gathered from the stored vectors; it must give the same top 100.
 
 Baseline: BEIR's ``DenseRetrievalExactSearch`` (``beir.retrieval.search.dense``) with cosine scoring,
 top-100, wrapping the same SentenceTransformer through a small adapter whose ``encode_queries`` /
@@ -18,6 +23,7 @@ within ``--tolerance``), prints both times and the ratio BEIR / project (>= 1.0x
 is at least as fast), and nDCG@10 from both result sets.
 
     python benchmarks/encode_search.py                          # numpy+networkx+pandas+sklearn docstrings
+    python benchmarks/encode_search.py --shard-size 512         # the same corpus in 9 shards
     python benchmarks/encode_search.py --model results/runs/<run>/model --device cuda
 
 The collection is built in a temporary folder the way the workflow builds one (``drscale.docstrings``
@@ -33,6 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -98,6 +105,9 @@ def main() -> None:
     parser.add_argument("--test-queries", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=256, help="encoding batch size (evaluation.batch_size)")
     parser.add_argument("--top-k", type=int, default=100)
+    parser.add_argument("--shard-size", type=int, default=65536, help="passages per shard (evaluation.shard_size)")
+    parser.add_argument("--negatives", type=int, default=256)
+    parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tolerance", type=float, default=1e-5, help="scores closer than this are ties")
     args = parser.parse_args()
@@ -108,8 +118,8 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from drscale.data import load_collection, training_pairs
-    from drscale.encode import encode_collection
-    from drscale.evaluate import exact_search
+    from drscale.encode import encode_tokens, score_collection
+    from drscale.evaluate import Role, sample_negatives
     from drscale.models import text_length
     from drscale.tokens import tokenize_collection
 
@@ -133,25 +143,51 @@ def main() -> None:
                                    text_length(model, "document"))
 
     cache = tokenize()
+    query_ids, doc_ids = cache.query_ids.tolist(), cache.doc_ids.tolist()
+    sample = sample_negatives(query_ids, doc_ids, collection.qrels, args.negatives, args.draws, seed=0)
+    role = {"test": Role(cache.query_ids, sample, np.empty(0, dtype=np.int64))}
+
+    def as_results(scores):
+        return {q: dict(zip(ids.tolist(), values.tolist()))
+                for q, ids, values in zip(query_ids, scores.top_ids, scores.top_scores)}
+
+    def streamed(tokens):
+        return as_results(score_collection(model, tokens, role, args.batch_size, args.shard_size, args.top_k)["test"])
 
     def project():
-        emb = encode_collection(model, tokenize(), args.batch_size)
-        return exact_search(emb, top_k=args.top_k)
+        return streamed(tokenize())
 
     def cached():
-        return exact_search(encode_collection(model, cache, args.batch_size), top_k=args.top_k)
+        return streamed(cache)
+
+    def exhaustive():
+        query_emb = torch.from_numpy(encode_tokens(model, cache.queries, args.batch_size))
+        doc_emb = torch.from_numpy(encode_tokens(model, cache.docs, args.batch_size))
+        results = {}
+        for start in range(0, len(query_ids), 256):
+            values, rows = torch.topk(query_emb[start:start + 256] @ doc_emb.T, k=args.top_k, dim=1)
+            for i, qid in enumerate(query_ids[start:start + 256]):
+                results[qid] = {doc_ids[r]: float(v) for r, v in zip(rows[i].tolist(), values[i].tolist())}
+        negatives = torch.from_numpy(sample.negative_rows).reshape(args.draws, -1)  # [R, Q x K]
+        queries = query_emb.repeat_interleave(args.negatives, dim=0)
+        for r in range(args.draws):  # the sampled negatives' cosines, as the streaming pass keeps them
+            (queries * doc_emb[negatives[r]]).sum(-1)
+        return results
 
     def beir():
         searcher = DenseRetrievalExactSearch(STAdapter(model), batch_size=args.batch_size, show_progress_bar=False)
         with torch.inference_mode():
             return searcher.search(collection.corpus, collection.queries, args.top_k, "cos_sim")
 
-    runs = {"project": project, "beir": beir, "cached": cached}
+    runs = {"project": project, "beir": beir, "cached": cached, "exhaustive": exhaustive}
     for run in runs.values():  # warm-up (lazy imports, allocator)
         run()
     cpu: dict[str, list[float]] = {}
     times, results = interleaved(runs, args.repeats, args.device, cpu_times=cpu)
     compare_rankings(results["cached"], results["project"], 10, 0.0)
+    same, ties, _ = compare_rankings(results["cached"], results["exhaustive"], args.top_k, args.tolerance)
+    print(f"streaming vs exhaustive: {same}/{len(query_ids)} queries with identical top-{args.top_k} order, "
+          f"{ties} differing only by ties")
     identical, tied, max_diff = compare_rankings(results["project"], results["beir"], 10, args.tolerance)
     ndcg = {name: EvaluateRetrieval.evaluate(collection.qrels, res, k_values=[10])[0]["NDCG@10"]
             for name, res in results.items()}
@@ -159,14 +195,16 @@ def main() -> None:
           f"only by ties within {args.tolerance:g}; max |score diff| {max_diff:.2e}; "
           f"nDCG@10 project {ndcg['project']:.4f}, beir {ndcg['beir']:.4f}")
     labels = {"project": "project (tokenize + encode + search)", "cached": "project (cached tokens: encode + search)",
-              "beir": "beir DenseRetrievalExactSearch"}
+              "beir": "beir DenseRetrievalExactSearch", "exhaustive": "exhaustive (corpus matrix) from cached tokens"}
     for name in times:
         print(f"{labels[name]:<42} wall {median(times[name]):6.2f} s (median of "
               f"{', '.join(f'{t:.2f}' for t in times[name])}), cpu {median(cpu[name]):6.2f} s")
     for clock, runs_of in (("wall", times), ("cpu", cpu)):
         print(f"ratio {clock} (beir / project, both tokenizing): "
               f"{median(runs_of['beir']) / median(runs_of['project']):.2f}x (target >= 1.0x) | beir / project "
-              f"from cached tokens: {median(runs_of['beir']) / median(runs_of['cached']):.2f}x")
+              f"from cached tokens: {median(runs_of['beir']) / median(runs_of['cached']):.2f}x | "
+              f"exhaustive / streaming (shard {args.shard_size}): "
+              f"{median(runs_of['exhaustive']) / median(runs_of['cached']):.2f}x")
 
 
 if __name__ == "__main__":

@@ -170,22 +170,32 @@ rule train:
         "touch {output}"
 
 
+rule sample_negatives:
+    input:
+        "resources/collections/{collection}.txt",
+    output:
+        "resources/samples/{collection}.txt",
+    shell:
+        "touch {output}"
+
+
 rule encode:
     input:
         "results/runs/{run}/model.txt",
-        expand("resources/tokens/{collection}.txt", collection=COLLECTIONS),
+        "resources/tokens/{collection}.txt",
+        "resources/samples/{collection}.txt",
     output:
-        expand("results/runs/{{run}}/embeddings/{collection}.txt", collection=COLLECTIONS),
+        "results/runs/{run}/scores/{collection}.txt",
     shell:
         "touch {output}"
 
 
 rule evaluate:
     input:
-        expand("results/runs/{{run}}/embeddings/{collection}.txt", collection=COLLECTIONS),
-        expand("resources/collections/{collection}.txt", collection=COLLECTIONS),
+        "results/runs/{run}/scores/{collection}.txt",
+        "resources/samples/{collection}.txt",
     output:
-        expand("results/runs/{{run}}/metrics/{collection}.json", collection=COLLECTIONS),
+        "results/runs/{run}/metrics/test/{collection}.json",
     shell:
         "touch {output}"
 
@@ -193,29 +203,30 @@ rule evaluate:
 rule attack:
     input:
         "results/runs/{run}/model.txt",
-        f"results/runs/{{run}}/embeddings/{IN_DOMAIN}.txt",
+        f"results/runs/{{run}}/scores/{IN_DOMAIN}.txt",
+        f"resources/samples/{IN_DOMAIN}.txt",
         f"resources/collections/{IN_DOMAIN}.txt",
     output:
-        f"results/runs/{{run}}/attacks/{IN_DOMAIN}.txt",
+        f"results/runs/{{run}}/attacks/test/{IN_DOMAIN}.txt",
     shell:
         "touch {output}"
 
 
 rule evaluate_attack:
     input:
-        f"results/runs/{{run}}/attacks/{IN_DOMAIN}.txt",
-        f"results/runs/{{run}}/embeddings/{IN_DOMAIN}.txt",
-        f"resources/collections/{IN_DOMAIN}.txt",
+        f"results/runs/{{run}}/attacks/test/{IN_DOMAIN}.txt",
+        f"results/runs/{{run}}/scores/{IN_DOMAIN}.txt",
+        f"resources/samples/{IN_DOMAIN}.txt",
     output:
-        f"results/runs/{{run}}/metrics/{IN_DOMAIN}.adv.json",
+        f"results/runs/{{run}}/metrics/test/{IN_DOMAIN}.adv.json",
     shell:
         "touch {output}"
 
 
 rule aggregate:
     input:
-        expand("results/runs/{run}/metrics/{collection}.json", run=RUNS, collection=COLLECTIONS),
-        expand("results/runs/{run}/metrics/{collection}.adv.json", run=RUNS, collection=IN_DOMAIN),
+        expand("results/runs/{run}/metrics/test/{collection}.json", run=RUNS, collection=COLLECTIONS),
+        expand("results/runs/{run}/metrics/test/{collection}.adv.json", run=RUNS, collection=IN_DOMAIN),
     output:
         "results/aggregate.txt",
     shell:

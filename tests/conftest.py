@@ -75,3 +75,14 @@ def finished_run(tmp_path_factory) -> Path:
     result = snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
+
+
+@pytest.fixture(scope="session")
+def laws_run(tmp_path_factory) -> Path:
+    """The real workflow on .test/config-laws: 25 standard runs, enough to fit every law of ce_eff."""
+    from tests.test_workflow import LAWS_CONFIG, snakemake
+
+    workdir = tmp_path_factory.mktemp("laws")
+    result = snakemake(workdir, "--cores", "2", config=LAWS_CONFIG, timeout=3600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir

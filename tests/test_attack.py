@@ -14,8 +14,8 @@ from drscale.attack import (
     _SplicedIds,
     attack_budget,
     attack_pairs,
-    split_words,
 )
+from drscale.perturb import split_words
 from drscale.synonyms import STOP_WORDS, load_synonyms
 
 torch.set_num_threads(1)

@@ -108,3 +108,13 @@ def test_beir_download_fails_at_once_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     with pytest.raises(ConnectionError, match="local:<folder>"):
         data.download_beir_collection(tmp_path / "scifact", "scifact")
+
+
+def test_adding_dev_queries_leaves_the_test_split_unchanged():
+    """The test queries are cut first, so giving a collection validation queries (the Pareto
+    target's) never changes what it is tested on."""
+    pairs = [{"id": f"p{i}", "query": f"q{i}", "passage": f"d{i}"} for i in range(50)]
+    without = data.split_pairs(pairs, test_queries=10, dev_queries=0, seed=3)
+    with_dev = data.split_pairs(pairs, test_queries=10, dev_queries=15, seed=3)
+    assert with_dev["test"] == without["test"] and len(with_dev["dev"]) == 15
+    assert not {p["id"] for p in with_dev["dev"]} & {p["id"] for p in with_dev["test"]}

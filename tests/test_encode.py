@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from drscale.data import load_collection, passage_text
-from drscale.encode import encode_collection
+from drscale.encode import encode_tokens, score_collection
+from drscale.evaluate import Role, evaluate_split, sample_negatives
 from drscale.grid import tokenizer_of, tokenizers
 from drscale.models import load_start_model
 from drscale.tokens import CollectionTokens, TokenizedTexts, tokenize_collection
@@ -27,13 +28,47 @@ def test_encoding_from_cached_ids_equals_encoding_from_text(model, tiny_collecti
     tokens = tokenize_collection(model.tokenizer, collection, query_length=16, passage_length=32)
     tokens.save(tmp_path / "tokens.npz")
     model.train()  # as a model is during training (the adversarial strategies attack it): no dropout here
-    emb = encode_collection(model, CollectionTokens.load(tmp_path / "tokens.npz"), batch_size=7)
-    docs = model.encode_document([passage_text(collection.corpus[d]) for d in emb.doc_ids],
+    cache = CollectionTokens.load(tmp_path / "tokens.npz")
+    docs = model.encode_document([passage_text(collection.corpus[d]) for d in cache.doc_ids],
                                  normalize_embeddings=True, convert_to_numpy=True)
-    queries = model.encode_query([collection.queries[q] for q in emb.query_ids],
+    queries = model.encode_query([collection.queries[q] for q in cache.query_ids],
                                  normalize_embeddings=True, convert_to_numpy=True)
-    np.testing.assert_allclose(emb.doc_emb, docs, atol=1e-5)
-    np.testing.assert_allclose(emb.query_emb, queries, atol=1e-5)
+    np.testing.assert_allclose(encode_tokens(model, cache.docs, batch_size=7), docs, atol=1e-5)
+    np.testing.assert_allclose(encode_tokens(model, cache.queries, batch_size=7), queries, atol=1e-5)
+
+
+def test_a_shard_is_its_rows_of_the_cache():
+    tokens = TokenizedTexts.from_lists([[1, 2, 3], [4], [5, 6], [7, 8, 9, 10]])
+    shard = tokens.slice(1, 3)
+    assert len(shard) == 2 and shard.row(0).tolist() == [4] and shard.row(1).tolist() == [5, 6]
+    assert len(tokens.slice(3, 10)) == 1 and len(tokens.slice(4, 8)) == 0
+
+
+@pytest.mark.parametrize("shard_size", [1000, 37, 5])
+def test_streaming_scores_equal_an_exhaustive_search(model, tiny_collection, shard_size):
+    """The old path (the whole corpus encoded, then one query x corpus matrix) against the sharded pass:
+    ranking metrics equal, CE within 1e-5, same top passages (ties aside)."""
+    from tests.test_evaluate import exhaustive_scores
+
+    collection = load_collection(tiny_collection, "test")
+    tokens = tokenize_collection(model.tokenizer, collection, query_length=16, passage_length=32)
+    query_ids, doc_ids = tokens.query_ids.tolist(), tokens.doc_ids.tolist()
+    sample = sample_negatives(query_ids, doc_ids, collection.qrels, negatives=64, draws=3, seed=0)
+    attacked = np.array([0, 5, 7])
+    streamed = score_collection(model, tokens, {"test": Role(tokens.query_ids, sample, attacked)}, batch_size=16,
+                                shard_size=shard_size)["test"]
+    query_emb, doc_emb = encode_tokens(model, tokens.queries, 16), encode_tokens(model, tokens.docs, 16)
+    reference = exhaustive_scores(query_ids, query_emb, doc_ids, doc_emb, sample, attacked)
+    ours, old = evaluate_split(streamed, collection.qrels, 20.0), evaluate_split(reference, collection.qrels, 20.0)
+    assert ours["ce"] == pytest.approx(old["ce"], abs=1e-5)
+    assert {k: ours[k] for k in ("ndcg@10", "mrr@10", "recall@100")} == {
+        k: old[k] for k in ("ndcg@10", "mrr@10", "recall@100")}
+    np.testing.assert_allclose(streamed.top_scores, reference.top_scores, atol=1e-6)
+    # The kept passages are a top 100 (an untrained encoder ties many templated passages).
+    kept = np.take_along_axis(query_emb @ doc_emb.T, streamed.top_rows, axis=1)
+    np.testing.assert_allclose(kept, streamed.top_scores, atol=1e-6)
+    for name in ("positive_scores", "negative_scores", "attacked_scores"):
+        np.testing.assert_allclose(getattr(streamed, name), getattr(reference, name), atol=1e-6)
 
 
 def test_models_that_name_one_tokenizer_share_one_cache():

@@ -6,6 +6,7 @@ from drscale.fit import (
     FIT_COLUMNS,
     bootstrap_draws,
     confidence_intervals,
+    elasticities,
     fit_law,
     fit_table,
     heldout_error,
@@ -18,6 +19,70 @@ from drscale.fit import (
 
 TRUE_N = {"A": 2e3, "alpha": 0.35, "delta": 0.8}
 TRUE_JOINT = {"A": 2e3, "B": 500.0, "alpha": 0.35, "beta": 0.6, "delta": 0.8}
+
+
+def joint_by_hand(p, N, D):
+    """Fang et al.'s joint law written out, independently of drscale.fit."""
+    return ((p["A"] / N) ** (p["alpha"] / p["beta"]) + p["B"] / D) ** p["beta"] + p["delta"]
+
+
+def test_joint_law_at_hand_evaluated_points():
+    # (A/N)^(alpha/beta) = (1e4/1e6)^0.5 = 0.1 and B/D = 1e3/1e4 = 0.1: L = 0.2^1 + 1 = 1.2.
+    p = {"A": 1e4, "B": 1e3, "alpha": 0.5, "beta": 1.0, "delta": 1.0}
+    assert predict_joint(p, 1e6, 1e4) == pytest.approx(1.2, rel=1e-12)
+    # alpha = beta = 0.5: (A/N)^1 = 0.01, B/D = 0.1: L = sqrt(0.11) + 1 = 1.3316624790355.
+    # (The additive Chinchilla form would give 0.1 + 0.3162 + 1 = 1.4162.)
+    p = {"A": 1e4, "B": 1e3, "alpha": 0.5, "beta": 0.5, "delta": 1.0}
+    assert predict_joint(p, 1e6, 1e4) == pytest.approx(1.3316624790355, rel=1e-12)
+    # N = 1e8: (1e-4)^1 = 1e-4; D = 1e3: B/D = 1: L = sqrt(1.0001) + 1 = 2.00004999875.
+    assert predict_joint(p, 1e8, 1e3) == pytest.approx(2.00004999875, rel=1e-10)
+    # Marginals: (A/N)^alpha + delta = (1e4/1e6)^0.5 + 1 = 1.1; (B/D)^beta + delta = 0.1^0.5 + 1.
+    assert predict_n(p, 1e6) == pytest.approx(1.1) and predict_d(p, 1e4) == pytest.approx(1.316227766017)
+
+
+def test_elasticities_by_hand():
+    # a = b = 0.1, L = 1.2: dlogL/dlogN = -alpha a / L = -0.05 / 1.2, dlogL/dlogD = -beta b / L = -0.1 / 1.2.
+    p = {"A": 1e4, "B": 1e3, "alpha": 0.5, "beta": 1.0, "delta": 1.0}
+    e_n, e_d = elasticities(p, 1e6, 1e4)
+    assert e_n == pytest.approx(-0.05 / 1.2) and e_d == pytest.approx(-0.1 / 1.2)
+    # Numerical derivative of the hand-written law agrees (alpha != beta, so the chain rule matters).
+    p = {"A": 2e3, "B": 500.0, "alpha": 0.35, "beta": 0.6, "delta": 0.8}
+    h = 1e-6
+    e_n, e_d = elasticities(p, 1e5, 2e3)
+    num_n = (np.log(joint_by_hand(p, 1e5 * np.exp(h), 2e3)) - np.log(joint_by_hand(p, 1e5 * np.exp(-h), 2e3))) / (2 * h)
+    num_d = (np.log(joint_by_hand(p, 1e5, 2e3 * np.exp(h))) - np.log(joint_by_hand(p, 1e5, 2e3 * np.exp(-h)))) / (2 * h)
+    assert e_n == pytest.approx(num_n, rel=1e-6) and e_d == pytest.approx(num_d, rel=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["huber_log", "least_squares"])
+def test_both_objectives_recover_joint_exponents_within_2_percent(objective):
+    rng = np.random.default_rng(3)
+    N, D = _grid()
+    y = joint_by_hand(TRUE_JOINT, N, D) * np.exp(rng.normal(0, 0.001, N.size))
+    fit = fit_law("joint", N, D, y, objective=objective)
+    assert fit.status == "ok" and fit.dof == 20
+    for p in ("alpha", "beta", "delta"):
+        assert fit.params[p] == pytest.approx(TRUE_JOINT[p], rel=0.02), (objective, p, fit.params)
+
+
+@pytest.mark.parametrize("objective", ["huber_log", "least_squares"])
+def test_both_objectives_recover_n_law(objective):
+    N = np.geomspace(1e4, 1e7, 8)
+    y = (TRUE_N["A"] / N) ** TRUE_N["alpha"] + TRUE_N["delta"]
+    fit = fit_law("N", N, np.ones_like(N), y, objective=objective)
+    assert fit.params["alpha"] == pytest.approx(0.35, rel=0.02) and fit.r2 > 0.999
+
+
+def test_objectives_differ_on_an_outlier_and_bad_name_raises():
+    # One diverged run (5x the law): the Huber fit in log space ignores it, least squares does not.
+    N = np.geomspace(1e4, 1e7, 8)
+    y = (TRUE_N["A"] / N) ** TRUE_N["alpha"] + TRUE_N["delta"]
+    y[3] *= 5
+    huber_fit = fit_law("N", N, np.ones_like(N), y, objective="huber_log")
+    ls_fit = fit_law("N", N, np.ones_like(N), y, objective="least_squares")
+    assert abs(huber_fit.params["alpha"] - 0.35) < abs(ls_fit.params["alpha"] - 0.35)
+    with pytest.raises(ValueError, match="analysis.fit_objective"):
+        fit_law("N", N, N, y, objective="l1")
 
 
 def _grid(n_models=5, n_data=5):

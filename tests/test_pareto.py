@@ -6,7 +6,6 @@ import torch
 from drscale.pareto import (
     MGDAController,
     ParetoController,
-    make_controller,
     mgda_weight,
     shared_gradient,
 )
@@ -140,8 +139,13 @@ def test_shared_gradient_feeds_mgda():
     assert torch.allclose(combined, expected)
 
 
-def test_make_controller():
-    assert isinstance(make_controller("pareto", 2.0, eta=0.05), ParetoController)
-    assert isinstance(make_controller("pareto_mgda", 2.0), MGDAController)
-    with pytest.raises(ValueError, match="pareto_mgda"):
-        make_controller("pareto_v2", 2.0)
+def test_trajectory_summary_by_hand():
+    import pandas as pd
+
+    from drscale.pareto import trajectory_summary
+
+    w = [0.5, 0.05, 0.2, 0.3, 0.35, 0.3, 0.95, 0.9]  # 2 of 8 steps on a bound; last quarter 0.95, 0.9
+    summary = trajectory_summary(pd.DataFrame({"run": "a", "step": range(8), "w": w}), 0.05, 0.95)
+    row = summary.iloc[0]
+    assert row["interior"] == pytest.approx(6 / 8) and row["last_quarter_p2p"] == pytest.approx(0.05)
+    assert (row["w_first"], row["w_last"], row["steps"]) == (0.5, 0.9, 8)

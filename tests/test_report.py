@@ -14,16 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import unavailable
+
 SCRIPT = Path(__file__).with_name("report_screenshot.py")
 _spec = importlib.util.spec_from_file_location("report_screenshot", SCRIPT)
 report_screenshot = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = report_screenshot  # dataclasses look their module up there
 _spec.loader.exec_module(report_screenshot)
 
-needs_chromium = pytest.mark.skipif(
-    not os.access(report_screenshot.CHROMIUM, os.X_OK),
-    reason=f"{report_screenshot.CHROMIUM} is missing (Debian: apt-get install chromium)",
-)
+
+def needs_chromium() -> None:
+    if not os.access(report_screenshot.CHROMIUM, os.X_OK):
+        unavailable(f"{report_screenshot.CHROMIUM} is missing (Debian: apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,8 @@ def test_every_registered_figure_is_embedded_and_decodes(report):
 
 
 @pytest.mark.e2e
-@needs_chromium
 def test_report_renders_every_figure_in_headless_chromium(report, tmp_path):
+    needs_chromium()
     out = Path(os.environ.get("DRSCALE_REPORT_SHOTS") or tmp_path)
     summary = report_screenshot.run(report, out, figures="first")
     assert summary.ok, "\n".join(summary.problems)

@@ -8,23 +8,18 @@ import pandas as pd
 import pytest
 import torch
 
-from drscale import strategies as strategies_module
+from drscale import losses as losses_module
 from drscale import train as train_module
 from drscale.data import load_collection, training_pairs
+from drscale.losses import RobustRankingLoss
 from drscale.mining import mine_bm25_negatives
 from drscale.models import load_start_model
 from drscale.pareto import ParetoController
-from drscale.strategies import (
-    STRATEGIES,
-    Denoising,
-    HardNegative,
-    RobustRankingLoss,
-    make_strategy,
-    pareto_target,
-    perturb_query,
-    strategy_options,
-    truncate_words,
-)
+from drscale.pareto_target import pareto_target
+from drscale.perturb import perturb_query, truncate_words
+from drscale.probe import build_probe
+from drscale.registry import strategy_options
+from drscale.strategies import STRATEGIES, Denoising, HardNegative, make_strategy
 from drscale.synonyms import STOP_WORDS, load_synonyms
 from drscale.train import TrainConfig, train
 
@@ -57,9 +52,17 @@ def synonyms(pairs):
     return {w: wordnet[w] for w in words if w in wordnet}
 
 
-def options(name, synonyms):
+@pytest.fixture(scope="module")
+def probe(tiny_collection):
+    """A validation probe of the tiny collection (its test split stands in for a dev split here)."""
+    return build_probe([("tiny", "in_domain", tiny_collection, "test")], queries=6, negatives=20, seed=0)
+
+
+def options(name, synonyms, probe=None):
     if name in ("adversarial", "pareto", "pareto_mgda"):
         extra = {"synonyms": synonyms, "attacked_per_batch": 4}
+        if name == "pareto":
+            extra.update(probe=probe, probe_every=2)
         return {**extra, "target_ratio": 1.0} if name.startswith("pareto") else extra
     return {}
 
@@ -72,9 +75,9 @@ def fit(name, rows, tiny_model_dir, tmp_path, steps=STEPS, **kwargs):
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_strategy_trains_and_logs_every_step(name, pairs, mined, synonyms, tiny_model_dir, tmp_path):
+def test_every_strategy_trains_and_logs_every_step(name, pairs, mined, synonyms, probe, tiny_model_dir, tmp_path):
     rows = mined if name in ("hard_negative", "denoising") else pairs
-    strategy, curve = fit(name, rows, tiny_model_dir, tmp_path, **options(name, synonyms))
+    strategy, curve = fit(name, rows, tiny_model_dir, tmp_path, **options(name, synonyms, probe))
     assert curve.step.max() == STEPS and np.isfinite(curve.loss).all()
     assert (tmp_path / "out" / "modules.json").exists()
     log = strategy.trajectory()
@@ -127,7 +130,7 @@ def test_a_row_emptied_by_denoising_is_topped_up_with_another_rows_positive(mine
 
 def test_pareto_training_moves_w_exactly_as_the_controller_says(pairs, synonyms, tiny_model_dir, tmp_path):
     strategy, _ = fit("pareto", pairs, tiny_model_dir, tmp_path, steps=8, synonyms=synonyms,
-                      attacked_per_batch=2, target_ratio=0.5, w0=0.4, eta=0.1)
+                      attacked_per_batch=2, target_ratio=0.5, w0=0.4, eta=0.1, signal="training_loss")
     log = strategy.trajectory()
     assert len(log) == 8 and log.w.iloc[0] == pytest.approx(0.4)
     replay = ParetoController(0.5, w0=0.4, eta=0.1)
@@ -139,6 +142,21 @@ def test_pareto_training_moves_w_exactly_as_the_controller_says(pairs, synonyms,
     expected = np.clip(log.w.to_numpy()[:-1] + 0.1 * log.delta.to_numpy()[:-1], 0.05, 0.95) - log.w.to_numpy()[:-1]
     assert np.allclose(steps, expected)
     assert (steps != 0).any()
+
+
+def test_probe_steered_training_updates_w_at_probe_steps_only(pairs, synonyms, probe, tiny_model_dir, tmp_path):
+    strategy, _ = fit("pareto", pairs, tiny_model_dir, tmp_path, steps=7, synonyms=synonyms, attacked_per_batch=2,
+                      target_ratio=1.2, w0=0.4, eta=0.1, probe=probe, probe_every=3)
+    log = strategy.trajectory()
+    measured = log[log.probe_ratio.notna()]
+    assert list(measured.step) == [1, 4, 7]
+    w_before = 0.4
+    for row in log.itertuples():  # each step trains with the weight its own measurement (if any) set
+        if row.step in (1, 4, 7):
+            assert row.delta == pytest.approx(math.log(row.probe_ratio / 1.2))
+            w_before = min(max(w_before + 0.1 * row.delta, 0.05), 0.95)
+        assert row.w == pytest.approx(w_before)
+    assert np.allclose(log.loss, (1 - log.w) * log.loss_eff + log.w * log.loss_rob, rtol=1e-5)
 
 
 def test_mgda_pareto_training_uses_the_min_norm_weight(pairs, synonyms, tiny_model_dir, tmp_path):
@@ -159,7 +177,7 @@ def test_a_resumed_pareto_run_keeps_its_trajectory_and_controller(pairs, synonym
         if state.global_step == 7:
             raise Killed
 
-    kwargs = dict(synonyms=synonyms, attacked_per_batch=2, target_ratio=0.5, w0=0.4)
+    kwargs = dict(synonyms=synonyms, attacked_per_batch=2, target_ratio=0.5, w0=0.4, signal="training_loss")
     monkeypatch.setattr(train_module.StopOnNonFiniteLoss, "on_step_end", kill_at_step_7, raising=False)
     model = load_start_model(tiny_model_dir, 0, 16, 32, scratch=tmp_path / "init")
     with pytest.raises(Killed):
@@ -203,7 +221,7 @@ def test_an_attacked_copy_of_a_rows_own_positive_is_not_a_negative_for_that_row(
     robust: RobustRankingLoss = objective.robustness
     robust.query_words = 0  # clean queries: the expected loss can be written down
     # An attack that changes nothing: adv(d) == d, so each attacked candidate duplicates a positive.
-    monkeypatch.setattr(strategies_module, "attack_pairs", lambda model, pairs, synonyms, config: [
+    monkeypatch.setattr(losses_module, "attack_pairs", lambda model, pairs, synonyms, config: [
         type("R", (), {"attacked": d})() for _, _, _, d in pairs])
     model = objective.model
     model.eval()
@@ -284,35 +302,28 @@ def test_strategy_options_from_the_workflow_config():
         strategy_options("pareto", config, 0)
 
 
-def tidy(rows):
-    records = []
-    for strategy, ce_eff, ce_ood, ce_adv in rows:
-        base = {"run": strategy, "model": "m", "architecture": "bert",
-                "non_embedding_params": 100, "total_params": 200, "data_size": 50,
-                "strategy": strategy, "seed": 0}
-        records.append({**base, "collection": "docs", "role": "in_domain", "metric": "ce", "value": ce_eff})
-        records.append({**base, "collection": "ood", "role": "ood", "metric": "ce", "value": ce_ood})
-        if ce_adv is not None:
-            records.append({**base, "collection": "docs", "role": "in_domain", "metric": "ce_adv", "value": ce_adv})
-    return pd.DataFrame(records)
+def measured(rows):
+    return pd.DataFrame([{"model": "m", "non_embedding_params": 100, "data_size": 50, "strategy": strategy,
+                          "seed": seed, "ce_eff": ce_eff, "ce_rob": ce_rob}
+                         for strategy, seed, ce_eff, ce_rob in rows])
 
 
-def test_pareto_target_is_the_knee_ratio_of_the_baselines():
-    # ce_rob = (ood + adv) / 2: (1, 4), (2, 2), (4, 1) and a dominated (3, 3). The knee is (2, 2).
-    metrics = tidy([("standard", 1.0, 5.0, 3.0), ("hard_negative", 2.0, 2.0, 2.0), ("adversarial", 4.0, 1.0, 1.0),
-                    ("denoising", 3.0, 3.0, 3.0), ("pareto", 0.1, 0.1, 0.1)])
+def test_pareto_target_is_the_knee_ratio_of_the_baselines_seed_means():
+    # Seed means (1, 4), (2, 2), (4, 1) and a dominated (3, 3); the knee is (2, 2): r* = 1.
+    metrics = measured([("standard", 0, 1.0, 3.5), ("standard", 1, 1.0, 4.5), ("hard_negative", 0, 1.5, 2.0),
+                        ("hard_negative", 1, 2.5, 2.0), ("adversarial", 0, 4.0, 1.0), ("denoising", 0, 3.0, 3.0),
+                        ("pareto", 0, 0.1, 0.1)])
     target = pareto_target(metrics, ["standard", "hard_negative", "denoising", "adversarial"])
     assert target["target_ratio"] == pytest.approx(1.0) and target["w0"] == pytest.approx(0.5)
-    assert target["robustness_family"] == "ce_rob" and target["source"] == "knee"
-    assert {p["strategy"] for p in target["points"]} == {"standard", "hard_negative", "denoising", "adversarial"}
+    assert target["source"] == "knee"
+    points = {p["strategy"]: p for p in target["points"]}
+    assert set(points) == {"standard", "hard_negative", "denoising", "adversarial"}
+    assert points["hard_negative"]["n_seeds"] == 2 and points["hard_negative"]["ce_eff"] == pytest.approx(2.0)
 
 
-def test_pareto_target_falls_back_to_ood_and_honours_overrides():
-    metrics = tidy([("standard", 1.0, 3.0, None), ("adversarial", 3.0, 1.5, None)])
-    target = pareto_target(metrics, ["standard", "adversarial"], w_min=0.05, w_max=0.6)
-    assert target["robustness_family"] == "ce_ood_mean"
-    assert target["target_ratio"] in (pytest.approx(3.0), pytest.approx(0.5))
-    assert target["w0"] <= 0.6
+def test_pareto_target_honours_overrides_and_needs_baselines():
+    metrics = measured([("standard", 0, 1.0, 3.0), ("adversarial", 0, 3.0, 1.5)])
+    assert pareto_target(metrics, ["standard", "adversarial"], w_min=0.05, w_max=0.6)["w0"] <= 0.6
     fixed = pareto_target(None, ["standard"], target_ratio=2.0, w0=0.3)
     assert (fixed["target_ratio"], fixed["w0"], fixed["source"]) == (2.0, 0.3, "config")
     with pytest.raises(ValueError, match="pareto.target_ratio"):

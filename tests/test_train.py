@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 import torch
 
@@ -54,6 +55,15 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny_model_dir, pairs, tm
     curve = train(model, make_strategy("standard"), pairs, config(), tmp_path / "ckpt", tmp_path / "out")
     assert resumed_from[0].endswith("checkpoint-5")
     assert curve.step.max() == 10
+    monkeypatch.undo()
+
+    # The resumed run is the uninterrupted one: same loss curve, same weights.
+    model_again = load_start_model(tiny_model_dir, 0, 16, 32, scratch=tmp_path / "init-again")
+    uninterrupted = train(model_again, make_strategy("standard"), pairs, config(), tmp_path / "ckpt-again",
+                          tmp_path / "out-again")
+    pd.testing.assert_frame_equal(curve.drop(columns="epoch"), uninterrupted.drop(columns="epoch"), rtol=1e-6)
+    for (name, weight), (_, weight_again) in zip(model.state_dict().items(), model_again.state_dict().items()):
+        torch.testing.assert_close(weight, weight_again, rtol=1e-6, atol=1e-7, msg=name)
 
 
 def test_a_nan_loss_stops_training_with_a_clear_message(tiny_model_dir, pairs, tmp_path):

@@ -17,6 +17,7 @@ from drscale.grid import fitted_families, grid_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
+LAWS_CONFIG = ROOT / ".test" / "config-laws" / "config.yaml"
 
 
 def snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG, timeout: int = 600):
@@ -76,7 +77,7 @@ def test_attacks_are_cached_within_budget_and_raise_the_adversarial_entropy(fini
     assert (wide.ce_adv_attacked >= wide.ce_adv_clean).all()
     assert (wide.ce_adv >= wide.ce).all()
     assert (wide.mean_words_substituted <= config["attack"]["max_words"]).all()
-    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/docs.jsonl"):
+    for attacks in (finished_run / "results" / "runs").glob("*/*/*/*/attacks/test/docs.jsonl"):
         rows = [json.loads(line) for line in attacks.read_text().splitlines()]
         assert rows and all(r["score_after"] >= r["score_before"] for r in rows)
         assert all(r["words_substituted"] <= config["attack"]["max_words"] for r in rows)
@@ -103,10 +104,11 @@ def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
     extended = write_config(tmp_path / "config.yaml", data_sizes=[*config["data_sizes"], 1200])
     result = snakemake(finished_run, "--dry-run", config=extended)
     assert result.returncode == 0, result.stderr[-3000:]
-    models = len(config["models"])
+    models, collections = len(config["models"]), 1 + len(config["ood"])
     assert job_counts(result.stdout) == {
-        "training_pairs": 1, "train": models, "encode": models, "evaluate": models, "attack": models,
-        "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1,
+        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * collections,
+        "attack": models, "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1, "costs": 1,
+        "findings": 1, "budget": 1, "summary": 1,
         "plot_scaling": len(fitted_families(config)), "plot_summary": 1, "report": 1, "all": 1,
     }
     assert set(re.findall(r"data=(\d+)", result.stdout)) == {"1200"}
@@ -137,10 +139,18 @@ def test_pareto_training_logs_its_weight_and_the_report_is_built(finished_run):
     assert trajectories.w.between(0.05, 0.95).all() and trajectories.w.nunique() > 1
     target = json.loads((finished_run / "results" / "pareto" / "target.json").read_text())
     assert target["target_ratio"] > 0
+    # r* read validation splits only (C1: validation_split, default dev), never a test split.
+    splits = {c: e.get("validation_split", "dev") for c, e in config["collections"].items()}
+    assert target["validation_splits"] == [f"{c}:{splits[c]}" for c in [config["in_domain"], *config["ood"]]
+                                           if c == config["in_domain"] or config["collections"][c].get("dev_queries")]
+    assert not any(s.split(":")[1] == "test" for s in target["validation_splits"])
     fits = pd.read_csv(finished_run / "results" / "fits.tsv", sep="\t")
     assert set(fits.status.str.split(":").str[0]) <= {"ok", "skipped", "failed"}
     frontier = pd.read_csv(finished_run / "results" / "frontier.tsv", sep="\t")
     assert frontier.on_frontier.any()
+    assert {"n_seeds", "ce_eff_lo", "ce_eff_hi", "ce_rob_lo", "ce_rob_hi", "dominated_by"} <= set(frontier.columns)
+    efficiency = pd.read_csv(finished_run / "results" / "efficiency.tsv", sep="\t")
+    assert {"k_N", "k_N_lo", "k_N_hi", "k_D", "k_D_lo", "k_D_hi"} <= set(efficiency.columns)
     report = (finished_run / "results" / "report.html").read_text(errors="ignore")
     assert len(report) > 100_000 and "metrics.tsv" in report
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import torch
 
 from drscale.models import text_length
+from drscale.perturb import match_case, split_words
 from drscale.synonyms import STOP_WORDS
 
 __all__ = [
@@ -45,13 +46,9 @@ __all__ = [
     "Substitution",
     "attack_budget",
     "attack_pairs",
-    "split_words",
 ]
 
-# Words are runs of word characters; everything between them (spaces, punctuation) is kept
-# verbatim so the attacked passage differs from the original only in the substituted words.
 _WORD = re.compile(r"\w+")
-_WORD_SPLIT = re.compile(r"(\w+)")
 _DIGIT = re.compile(r"\d")
 
 
@@ -113,11 +110,6 @@ class AttackResult:
         return self.score_after - self.score_before
 
 
-def split_words(text: str) -> list[str]:
-    """``[sep, word, sep, word, ..., sep]``: words at odd indices, ``"".join`` restores ``text``."""
-    return _WORD_SPLIT.split(text)
-
-
 def attack_budget(n_words: int, config: AttackConfig) -> int:
     """Maximum number of words the attack may substitute in a passage of ``n_words`` words."""
     limits = []
@@ -134,19 +126,11 @@ def _is_replaceable(word: str, query_words: frozenset[str]) -> bool:
     return lower not in STOP_WORDS and lower not in query_words and _DIGIT.search(word) is None
 
 
-def _match_case(template: str, word: str) -> str:
-    if len(template) > 1 and template.isupper():
-        return word.upper()
-    if template[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
-
-
 def _candidates(word: str, query_words: frozenset[str], synonyms: Mapping[str, Sequence[str]], k: int) -> list[str]:
     if not _is_replaceable(word, query_words):
         return []
     usable = [s for s in synonyms.get(word.lower(), ()) if _is_replaceable(s, query_words)]
-    return [_match_case(word, s) for s in usable[:k]]
+    return [match_case(word, s) for s in usable[:k]]
 
 
 def _encode(encode: Callable, texts: list[str], batch_size: int) -> torch.Tensor:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from drscale.beir_folder import check_folder
+
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
 SPLITS = ("train", "dev", "test")
 
@@ -145,20 +147,27 @@ def build_docstring_collection(folder: Path, harvest_files: dict[str, Path], pac
         )
     splits = split_pairs(pairs, test_queries, dev_queries, seed)
     write_collection(folder, splits)
-    return write_manifest(folder, "docstrings", packages, seed=seed,
-                          counts={split: len(p) for split, p in splits.items()})
+    return checked_manifest(folder, "docstrings", packages, seed=seed,
+                            counts={split: len(p) for split, p in splits.items()})
 
 
 def copy_local_collection(folder: Path, source_folder: Path) -> dict:
-    """Copy a BEIR-format folder given as ``local:<path>`` after checking its layout."""
-    missing = [name for name in ("corpus.jsonl", "queries.jsonl", "qrels") if not (source_folder / name).exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"local collection {source_folder} lacks {missing}; it must be a BEIR folder with "
-            "corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
-        )
+    """Copy a BEIR-format folder given as ``local:<path>``, then check and repair the copy."""
+    if not all((source_folder / name).exists() for name in ("corpus.jsonl", "queries.jsonl", "qrels")):
+        check_folder(source_folder)  # names what is missing
     shutil.copytree(source_folder, folder, dirs_exist_ok=True)
-    return write_manifest(folder, f"local:{source_folder}")
+    return checked_manifest(folder, f"local:{source_folder}", origin=source_folder)
+
+
+def checked_manifest(folder: Path, source: str, packages: list[str] | None = None, origin: Path | None = None,
+                     **extra) -> dict:
+    """Check a prepared folder (:func:`drscale.beir_folder.check_folder`; errors name the files of
+    ``origin``, the folder it was copied from), then write its manifest with the repairs made and the
+    sizes that later checks (K, data sizes) read."""
+    check = check_folder(folder, origin)
+    for repair in check.repairs:
+        print(f"repaired {repair}")
+    return write_manifest(folder, source, packages, repairs=check.repairs, stats=check.stats, **extra)
 
 
 def download_beir_collection(folder: Path, name: str, timeout_s: float = 10) -> dict:
@@ -179,7 +188,7 @@ def download_beir_collection(folder: Path, name: str, timeout_s: float = 10) -> 
     unzipped = Path(download_and_unzip(url, str(tmp)))
     shutil.copytree(unzipped, folder, dirs_exist_ok=True)
     shutil.rmtree(tmp)
-    return write_manifest(folder, f"beir:{name}", url=url)
+    return checked_manifest(folder, f"beir:{name}", url=url)
 
 
 def load_collection(folder: Path, split: str) -> Collection:
@@ -215,3 +224,50 @@ def nested_subset(pairs: list, size: int, seed: int) -> list:
                          f"lower the 'data_sizes' entry {size} in the config")
     order = np.random.default_rng(seed).permutation(len(pairs))
     return [pairs[i] for i in order[:size]]
+
+
+def evaluated_splits(entry: dict) -> list[str]:
+    """The qrels splits a collection is evaluated on: ``test_split``, plus ``validation_split`` where the
+    collection has one (a docstring collection only with ``dev_queries`` > 0)."""
+    validation = entry.get("validation_split")
+    if parse_source(entry["source"])[0] == "docstrings" and not entry.get("dev_queries"):
+        validation = None
+    return [entry.get("test_split", "test"), *([validation] if validation else [])]
+
+
+def check_prepared(name: str, entry: dict, stats: dict, negatives: int, data_sizes: list[int] | None = None,
+                   attack_queries: int | None = None) -> None:
+    """What a prepared collection must offer its later jobs, checked before any of them runs.
+
+    Every evaluated split exists and has relevant pairs, leaves each query at least K = ``negatives``
+    unjudged passages to sample from, and (the in-domain collection) the ``train`` split has as many
+    pairs as the largest of ``data_sizes`` and the test split as many queries as ``attack_queries``.
+    """
+    splits = stats["splits"]
+    for key, split in zip(("test_split", "validation_split"), evaluated_splits(entry)):
+        if split not in splits:
+            raise ValueError(f"collections.{name}: {key} {split!r} has no qrels/{split}.tsv (it has "
+                             f"{sorted(splits)}); set collections.{name}.{key} to one of them"
+                             + (" or to null" if key == "validation_split" else ""))
+        if not splits[split]["pairs"]:
+            raise ValueError(f"collections.{name}: qrels/{split}.tsv has no relevant (score > 0) pair left to "
+                             "evaluate; see the repairs in its manifest.json")
+        room = stats["corpus"] - splits[split]["max_judged"]
+        k = entry.get("negatives") or negatives
+        if room < k:
+            raise ValueError(
+                f"collections.{name}: its corpus has {stats['corpus']} passages and a {split} query judges up to "
+                f"{splits[split]['max_judged']}, which leaves {room} to draw K = {k} sampled negatives from; set "
+                f"collections.{name}.negatives to at most {room}"
+                + ("" if entry.get("negatives") else " (or lower evaluation.negatives for every collection)")
+            )
+    if data_sizes:
+        available = splits.get("train", {}).get("pairs", 0)
+        if max(data_sizes) > available:
+            raise ValueError(f"data_sizes: {max(data_sizes)} training pairs exceed the {available} relevant pairs in "
+                             f"qrels/train.tsv of the in-domain collection {name!r}; lower the largest 'data_sizes' "
+                             "entry" + ("" if available else " (a local in-domain collection needs qrels/train.tsv)"))
+    test = splits[evaluated_splits(entry)[0]]
+    if attack_queries and attack_queries > test["queries"]:
+        raise ValueError(f"attack.queries ({attack_queries}) exceeds the {test['queries']} evaluated queries of the "
+                         f"in-domain collection {name!r}; lower attack.queries")

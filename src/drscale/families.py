@@ -3,7 +3,7 @@
 The workflow's tidy ``results/metrics.tsv`` has one row per (run, collection, metric); the
 analysis needs one row per grid point (N, D, strategy) with one column per family, every one a
 contrastive entropy (lower is better), so a power law with an offset can fit it directly
-(docs/design.md, section 2).
+(docs/design.md section 2).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pandas as pd
 GRID_KEYS = ["model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy"]
 
 
-def metric_families(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd.DataFrame:
-    """One row per grid point (``GRID_KEYS``), seeds averaged, with the CE families as columns.
+def families_by_seed(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd.DataFrame:
+    """One row per run (``GRID_KEYS`` + ``seed``) with the CE families as columns.
 
     - ``ce_eff``: CE on the in-domain collection.
     - ``ce_ood_<collection>`` for every OOD collection, and ``ce_ood_mean``, their mean (NaN if
@@ -22,8 +22,7 @@ def metric_families(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd
     - ``ce_adv``: adversarial CE, a column only when the attack stage ran.
     - ``ce_rob = (ce_ood_mean + ce_adv) / 2``: robustness needs both kinds, so it is NaN when the
       attack stage did not run (and with it ``ce_joint``, the frontier and the efficiency).
-    - ``ce_joint = (1 - w) ce_eff + w ce_rob`` with ``w = robustness_weight`` (0.5: the mean of the two).
-    - ``n_seeds``: how many seeds were averaged.
+    - ``ce_joint = (1 - w) ce_eff + w ce_rob`` with ``w = robustness_weight`` (0.5: the mean).
     """
     if not 0.0 <= robustness_weight <= 1.0:
         raise ValueError(f"robustness_weight must lie in [0, 1], got {robustness_weight}")
@@ -40,8 +39,15 @@ def metric_families(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd
     adv = per_seed["ce_adv"] if "ce_adv" in per_seed else float("nan")
     per_seed["ce_rob"] = (per_seed["ce_ood_mean"] + adv) / 2
     per_seed["ce_joint"] = (1 - robustness_weight) * per_seed["ce_eff"] + robustness_weight * per_seed["ce_rob"]
+    per_seed = per_seed.reset_index()
+    return per_seed[[*GRID_KEYS, "seed", *family_columns(per_seed)]]
 
-    grouped = per_seed.reset_index().groupby(GRID_KEYS, sort=True)
+
+def metric_families(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd.DataFrame:
+    """One row per grid point (``GRID_KEYS``): the seed means of :func:`families_by_seed`, and
+    ``n_seeds``, how many seeds were averaged."""
+    per_seed = families_by_seed(metrics, robustness_weight)
+    grouped = per_seed.groupby(GRID_KEYS, sort=True)
     families = grouped[family_columns(per_seed)].mean()
     families.insert(0, "n_seeds", grouped["seed"].nunique())
     return families.reset_index()

@@ -1,17 +1,24 @@
 """Effectiveness-robustness frontier, its knee, and the scaling efficiency of Pareto training
-(docs/design.md, sections 5 and 6). Every loss here is a contrastive entropy: lower is better."""
+(docs/design.md sections 5 and 6). Every loss here is a contrastive entropy: lower is better.
+
+Strategy comparisons are judged on the seed replicates, never on one run: a strategy dominates
+another only where it is better on both axes beyond the seed noise (:func:`better_beyond_noise`),
+and the efficiency multiples carry intervals from the same replicates.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
+from scipy import stats
 
 from drscale.families import GRID_KEYS
-from drscale.fit import ALL_PARAMS, log_predict, predict, predict_joint
+from drscale.fit import ALL_PARAMS, log_predict, predict_joint
+from drscale.registry import baseline_strategies
 
-BASELINE_STRATEGIES = ("standard", "hard_negative", "denoising", "adversarial")
-LOG_K_BRACKET = (-50.0, 50.0)  # k in [e^-50, e^50]: beyond that the answer is 0 or inf anyway
+LEVEL = 0.95  # intervals and tests: 95% / two-sided 5%
+POINT_KEYS = [k for k in GRID_KEYS if k != "strategy"]  # one grid point (N, D), its model's names
+SLOPE_STEP = 1e-4  # central difference in log N / log D for the law's local slope
 
 
 def pareto_frontier(points: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob") -> pd.Series:
@@ -24,17 +31,74 @@ def pareto_frontier(points: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob") 
     return pd.Series(np.isfinite(xv) & np.isfinite(yv) & ~dominated, index=points.index, name="on_frontier")
 
 
-def frontier_table(families_df: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob") -> pd.DataFrame:
-    """Every strategy at every (N, D) with ``on_frontier``: non-dominated among the strategies
-    trained at that same (N, D) and architecture (two families at matched N are not strategies
-    of one model), the rows of results/frontier.tsv."""
-    columns = [c for c in [*GRID_KEYS, x, y, "ce_joint"] if c in families_df.columns]
-    point = [c for c in ("architecture", "non_embedding_params", "data_size") if c in columns]
-    table = families_df[list(dict.fromkeys(columns))].sort_values([*point, "strategy"])
-    by_grid_point = table.groupby(point, sort=False)
-    masks = [pareto_frontier(group, x, y) for _, group in by_grid_point]
-    table["on_frontier"] = pd.concat(masks).reindex(table.index) if masks else pd.Series(dtype=bool)
-    return table.reset_index(drop=True)
+def mean_interval(values) -> tuple[float, float, float]:
+    """Mean and its 95% t-interval (Student's t with n - 1 degrees of freedom); NaN bounds with
+    fewer than 2 finite values."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, np.nan, np.nan
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
+def _difference(a: pd.Series, b: pd.Series) -> tuple[float, float, float]:
+    """Mean of a - b and its 95% interval: paired by seed where both have the same seeds (the
+    seed fixes initialisation and data order, so a pair shares everything but the strategy),
+    else Welch's unequal-variance interval. ``a`` and ``b`` are indexed by seed."""
+    a, b = a.dropna(), b.dropna()
+    if len(a) < 2 or len(b) < 2:
+        return float(a.mean() - b.mean()) if len(a) and len(b) else np.nan, np.nan, np.nan
+    if set(a.index) == set(b.index):
+        return mean_interval(a - b.reindex(a.index))
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, df) * np.sqrt(va + vb))
+    return diff, diff - half, diff + half
+
+
+def better_beyond_noise(a: pd.Series, b: pd.Series) -> bool:
+    """Whether ``a`` (per-seed losses) is lower than ``b`` beyond the seed noise: the 95% interval
+    of the difference (paired by seed, else Welch) lies wholly below 0 -- a two-sided t-test at 5%.
+    Never with fewer than 2 seeds on either side: one run says nothing about its noise."""
+    _, _, hi = _difference(a, b)
+    return bool(np.isfinite(hi) and hi < 0)
+
+
+def frontier_table(by_seed: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob",
+                   joint: str = "ce_joint") -> pd.DataFrame:
+    """Every strategy at every (N, D) and architecture it ran (two families at matched N are not
+    strategies of one model, so a point is one architecture's): seed means, 95% intervals, ``n_seeds``, and
+    ``dominated_by``: the strategies at the same (N, D) better on both axes beyond the seed noise
+    (:func:`better_beyond_noise`). ``on_frontier``: finite on both axes and dominated by none.
+    ``by_seed`` has one row per run (:func:`drscale.families.families_by_seed`); the rows of
+    results/frontier.tsv (a table without ``seed`` counts as one seed per row)."""
+    by_seed = by_seed if "seed" in by_seed.columns else by_seed.assign(seed=0)
+    values = [c for c in (x, y, joint) if c in by_seed.columns]
+    keys = [k for k in POINT_KEYS if k in by_seed.columns]
+    rows = []
+    for point, group in by_seed.groupby(keys, sort=True):
+        runs = {s: g.set_index("seed") for s, g in group.groupby("strategy", sort=True)}
+        for strategy, g in runs.items():
+            row = {**dict(zip(keys, point)), "strategy": strategy, "n_seeds": int(g.index.nunique())}
+            for column in values:
+                row[column], row[f"{column}_lo"], row[f"{column}_hi"] = mean_interval(g[column])
+            dominating = [other for other, h in runs.items() if other != strategy
+                          and better_beyond_noise(h[x], g[x]) and better_beyond_noise(h[y], g[y])]
+            row["on_frontier"] = bool(np.isfinite(row[x]) and np.isfinite(row[y]) and not dominating)
+            row["dominated_by"] = ",".join(dominating)
+            rows.append(row)
+    columns = [*keys, "strategy", "n_seeds", *(f"{c}{s}" for c in values for s in ("", "_lo", "_hi")),
+               "on_frontier", "dominated_by"]
+    table = pd.DataFrame(rows, columns=columns)
+    order = [k for k in ("architecture", "non_embedding_params", "data_size") if k in keys]
+    return table.sort_values([*order, "strategy"]).reset_index(drop=True)
 
 
 def knee_ratio(frontier_points: pd.DataFrame, x: str = "ce_eff", y: str = "ce_rob") -> float:
@@ -50,70 +114,85 @@ def knee_ratio(frontier_points: pd.DataFrame, x: str = "ce_eff", y: str = "ce_ro
     return float(knee[1] / knee[0])
 
 
-def _multiple(params: dict[str, float], N: float, D: float, target: float, axis: str) -> tuple[float, str]:
-    """k with L(kN, D) = target (axis "N") or L(N, kD) = target (axis "D"), solved on log k."""
-    fixed = "D" if axis == "N" else "N"
-    # As k grows the joint law falls to the other resource's marginal law, never below it:
-    # L(inf, D) = (B/D)^beta + delta and L(N, inf) = (A/N)^alpha + delta.
-    asymptote = float(predict(fixed, params, N, D))
-    if target <= asymptote:
-        return np.inf, f"unreachable in {axis}: target {target:.4g} <= asymptote {asymptote:.4g} at fixed {fixed}"
+def local_slopes(params: dict[str, float], N: float, D: float) -> tuple[float, float]:
+    """d log L / d log N and d log L / d log D of the joint law at (N, D) (both < 0 for a law
+    that falls with either resource)."""
+    def at(log_n, log_d):
+        return float(log_predict("joint", params, np.exp(log_n), np.exp(log_d)))
 
-    def gap(log_k):
-        k_n, k_d = (np.exp(log_k), 1.0) if axis == "N" else (1.0, np.exp(log_k))
-        return float(log_predict("joint", params, k_n * N, k_d * D)) - np.log(target)
-
-    lo, hi = LOG_K_BRACKET
-    if gap(hi) > 0:
-        return np.inf, f"k_{axis} > e^{hi:g}"
-    if gap(lo) < 0:
-        return 0.0, f"k_{axis} < e^{lo:g}"
-    return float(np.exp(brentq(gap, lo, hi, xtol=1e-10))), ""
+    ln, ld, h = np.log(N), np.log(D), SLOPE_STEP
+    return (at(ln + h, ld) - at(ln - h, ld)) / (2 * h), (at(ln, ld + h) - at(ln, ld - h)) / (2 * h)
 
 
-def scaling_efficiency(params: dict[str, float], N: float, D: float, target: float) -> dict:
-    """How much more model (``k_N``, at fixed D) or data (``k_D``, at fixed N) the joint law
-    ``params`` needs to reach loss ``target`` from (N, D). k < 1 means the target is worse than the
-    law at (N, D); inf means the law never gets there (``note`` says why)."""
-    k_n, note_n = _multiple(params, N, D, target, "N")
-    k_d, note_d = _multiple(params, N, D, target, "D")
-    return {"k_N": k_n, "k_D": k_d, "note": "; ".join(n for n in (note_n, note_d) if n)}
+def _multiple(log_gap: tuple[float, float, float], slope: float) -> tuple[float, float, float]:
+    """k = exp(log_gap / slope) with its interval (a negative slope swaps the bounds)."""
+    if not np.isfinite(slope) or slope >= 0:
+        return np.nan, np.nan, np.nan
+    k = [float(np.exp(v / slope)) if np.isfinite(v) else np.nan for v in log_gap]
+    return k[0], k[2], k[1]
 
 
-def efficiency_table(
-    families_df: pd.DataFrame,
-    joint_fits: pd.DataFrame,
-    pareto_strategy: str = "pareto",
-    baselines=BASELINE_STRATEGIES,
-    family: str = "ce_joint",
-) -> pd.DataFrame:
-    """For every (N, D) of ``pareto_strategy`` and every baseline with a joint law of ``family`` in
-    ``joint_fits`` (rows of ``fit_table``; other laws are ignored): the multiples k_N and k_D that
-    the baseline needs to match Pareto training. The rows of results/efficiency.tsv. A grid with
-    several architectures compares each point with the baseline law of its own architecture."""
-    by_architecture = "architecture" in joint_fits.columns and "architecture" in families_df.columns
-    keys = ["architecture", "strategy"] if by_architecture else ["strategy"]
-    laws = joint_fits[(joint_fits["law"] == "joint") & (joint_fits["family"] == family)].set_index(keys)
-    targets = families_df[families_df["strategy"] == pareto_strategy].sort_values(["non_embedding_params", "data_size"])
+def efficiency_table(by_seed: pd.DataFrame, joint_fits: pd.DataFrame, pareto_strategy: str = "pareto",
+                     baselines=None, family: str = "ce_joint") -> pd.DataFrame:
+    """For every (N, D) of ``pareto_strategy`` and every baseline with an ``ok`` joint law of
+    ``family`` in ``joint_fits`` and measured runs at that same (N, D): the multiples ``k_N`` (of
+    model size, at fixed D) and ``k_D`` (of data, at fixed N) the baseline needs to match Pareto
+    training, with 95% intervals from the seed replicates.
+
+    Anchored on the measured baseline point, not on the law's prediction there (whose residual
+    can exceed the effect): through the baseline's measured seed mean runs a line of the law's
+    local slope s in log-log, so log k = (log L_pareto - log L_baseline) / s, the gap measured
+    per seed (paired by seed where both share the seeds, else Welch). k > 1: the baseline needs
+    more; k < 1: Pareto training is behind. A grid with several architectures compares each point
+    with the baseline law of its own architecture. The rows of results/efficiency.tsv."""
+    baselines = baseline_strategies() if baselines is None else baselines
+    by_architecture = "architecture" in joint_fits.columns and "architecture" in by_seed.columns
+    law_keys = ["architecture", "strategy"] if by_architecture else ["strategy"]
+    laws = joint_fits[(joint_fits["law"] == "joint") & (joint_fits["family"] == family)].set_index(law_keys)
+    keys = [k for k in POINT_KEYS if k in by_seed.columns]
+    targets = by_seed[by_seed["strategy"] == pareto_strategy]
     rows = []
     for baseline in baselines:
-        for _, point in targets.iterrows():
-            key = (point["architecture"], baseline) if by_architecture else baseline
-            if key not in laws.index:
+        for point, pareto_runs in targets.groupby(keys, sort=True):
+            where = dict(zip(keys, point))
+            law_key = (where["architecture"], baseline) if by_architecture else baseline
+            if law_key not in laws.index:
                 continue
-            law = laws.loc[key]
+            law = laws.loc[law_key]
             params = {p: float(law[p]) for p in ALL_PARAMS}
-            N, D, target = float(point["non_embedding_params"]), float(point["data_size"]), float(point[family])
-            result = {"k_N": np.nan, "k_D": np.nan, f"baseline_{family}_fit": np.nan}
+            N, D = float(where["non_embedding_params"]), float(where["data_size"])
+            mask = (by_seed["strategy"] == baseline) & (by_seed[keys] == pd.Series(where)).all(axis=1)
+            base_runs = by_seed[mask]
+            p = pareto_runs.set_index("seed")[family]
+            b = base_runs.set_index("seed")[family]
+            row = {**({"architecture": where["architecture"]} if by_architecture else {}),
+                   "strategy": pareto_strategy, "baseline": baseline, "model": where["model"],
+                   "non_embedding_params": int(N), "data_size": int(D), "family": family,
+                   family: float(p.mean()), "n_seeds": int(p.notna().sum()),
+                   f"baseline_{family}": float(b.mean()) if len(b) else np.nan,
+                   "baseline_n_seeds": int(b.notna().sum()),
+                   f"baseline_{family}_fit": np.nan, "slope_N": np.nan, "slope_D": np.nan, "note": ""}
+            k = {f"k_{a}{s}": np.nan for a in "ND" for s in ("", "_lo", "_hi")}
             if law["status"] != "ok":
-                result["note"] = f"baseline fit {law['status']}"
-            elif not np.isfinite(target):
-                result["note"] = f"no {family} for {pareto_strategy}"
+                row["note"] = f"baseline fit {law['status']}"
+            elif b.notna().sum() == 0:
+                row["note"] = f"no measured {baseline} run at this (N, D) to anchor on"
+            elif p.notna().sum() == 0:
+                row["note"] = f"no {family} for {pareto_strategy}"
             else:
-                result.update(scaling_efficiency(params, N, D, target))
-                result[f"baseline_{family}_fit"] = float(predict_joint(params, N, D))
-            where = {"model": point["model"], "non_embedding_params": int(N), "data_size": int(D), "family": family}
-            rows.append({"strategy": pareto_strategy, "baseline": baseline, **where, family: target, **result})
-    columns = ["strategy", "baseline", "model", "non_embedding_params", "data_size", "family", family]
-    columns += [f"baseline_{family}_fit", "k_N", "k_D", "note"]
+                slope_n, slope_d = local_slopes(params, N, D)
+                gap = _difference(np.log(p), np.log(b))
+                k["k_N"], k["k_N_lo"], k["k_N_hi"] = _multiple(gap, slope_n)
+                k["k_D"], k["k_D_lo"], k["k_D_hi"] = _multiple(gap, slope_d)
+                row.update({f"baseline_{family}_fit": float(predict_joint(params, N, D)),
+                            "slope_N": slope_n, "slope_D": slope_d})
+                notes = [f"the law does not fall with {a} here" for a, s in (("N", slope_n), ("D", slope_d)) if s >= 0]
+                if not np.isfinite(gap[1]):
+                    notes.append("fewer than 2 seeds on a side: no interval")
+                row["note"] = "; ".join(notes)
+            rows.append({**row, **k})
+    columns = [*(["architecture"] if by_architecture else []),
+               "strategy", "baseline", "model", "non_embedding_params", "data_size", "family", family, "n_seeds",
+               f"baseline_{family}", "baseline_n_seeds", f"baseline_{family}_fit", "slope_N", "slope_D",
+               "k_N", "k_N_lo", "k_N_hi", "k_D", "k_D_lo", "k_D_hi", "note"]
     return pd.DataFrame(rows, columns=columns)

@@ -64,13 +64,31 @@ class ModelSpec:
         return "init" if self.init else "hf" if self.hf else "local"
 
 
-def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512) -> None:
+def has_weights(folder: Path) -> bool:
+    """Whether a saved model folder holds weights (a folder without them trains from random ones):
+    at its top or, as older sentence-transformers save them, one module folder down."""
+    return any(any(folder.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*/*.safetensors", "*/*.bin"))
+
+
+def check_positions(name: str, folder: Path, max_positions: int) -> None:
+    """A saved model reads at most ``max_position_embeddings`` tokens; longer training inputs would
+    fail deep inside the first job that encodes them."""
+    limit = json.loads((folder / "config.json").read_text()).get("max_position_embeddings")
+    if limit is not None and limit < max_positions:
+        raise ValueError(f"models.{name}: {folder} reads at most {limit} tokens (max_position_embeddings), fewer than "
+                         f"the {max_positions} of training.max_query_length / max_passage_length; lower those")
+
+
+def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = None, max_positions: int = 512,
+                  random_init: bool = False) -> None:
     """Materialise a model spec as a folder that :func:`load_start_model` reads.
 
     ``init`` writes the architecture's config and its tokenizer (the trained WordPiece, framed as
     the family frames text) but no weights: weights are drawn at training time from the run's
     seed, so the seed axis also varies the initialisation.
-    ``hf`` downloads (the only place the hub is contacted); ``local`` copies.
+    ``hf`` downloads (the only place the hub is contacted); ``local`` copies. An ``hf`` or
+    ``local`` model without weights fails unless ``random_init`` (the config's ``random_init``) asks
+    for a random start on purpose.
     """
     output.mkdir(parents=True, exist_ok=True)
     if spec.init:
@@ -90,6 +108,12 @@ def prepare_model(spec: ModelSpec, output: Path, tokenizer_dir: Path | None = No
             raise FileNotFoundError(f"models.{spec.name}: local path {source} has no config.json; "
                                     "point 'local' at a saved transformers or sentence-transformers model")
         shutil.copytree(source, output, dirs_exist_ok=True)
+    if not spec.init:
+        check_positions(spec.name, output, max_positions)
+    if not spec.init and not random_init and not has_weights(output):
+        raise FileNotFoundError(f"models.{spec.name}: {spec.hf or spec.local} has no weights (*.safetensors or *.bin), "
+                                f"so it would train from random weights; give a model with weights, or set "
+                                f"models.{spec.name}.random_init: true to start from random weights on purpose")
     check_end_token(spec, output)
     (output / "drscale_spec.json").write_text(json.dumps({"name": spec.name, "source": spec.source}) + "\n")
 
@@ -185,21 +209,17 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
 
 def training_memory_bytes(model: torch.nn.Module, batch_size: int, query_length: int, passage_length: int,
                           texts_per_pair: int = 2) -> int:
-    """A conservative estimate of the memory one training step needs, in bytes.
+    """The resource model's estimate of one training step (:func:`drscale.resources.training_memory_bytes`)
+    for a loaded model; 16 bytes per parameter when it is not a BERT-style transformer."""
+    from drscale.resources import Shape
+    from drscale.resources import training_memory_bytes as estimate
 
-    fp32 weights, gradients and two AdamW moments (16 bytes per parameter), plus activations kept
-    for the backward pass: per layer and token about 34 x hidden values (Korthikanti et al. 2022)
-    and the attention maps (2 x heads x length per token), all fp32.
-    """
     config = getattr(getattr(model[0], "auto_model", None), "config", None)
     params = sum(p.numel() for p in model.parameters())
     if config is None:
         return 16 * params
-    layers, hidden, heads = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
-    extra = max(texts_per_pair - 1, 1)
-    tokens = batch_size * (query_length + extra * passage_length)
-    per_token = layers * (34 * hidden + 2 * heads * passage_length)
-    return 16 * params + 4 * tokens * per_token
+    shape = Shape(config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size)
+    return estimate(shape, batch_size, query_length, passage_length, texts_per_pair, params=params)
 
 
 def check_fits_in_memory(model: torch.nn.Module, name: str, batch_size: int, query_length: int,

@@ -1,11 +1,15 @@
-"""Loss-weight controllers for Pareto training (docs/design.md, section 5, strategy ``pareto``).
+"""Loss-weight controllers for Pareto training (docs/design.md section 5, strategy ``pareto``).
 
-Both controllers hold the robustness weight w of the joint objective
-``L = (1 - w) L_eff + w L_rob`` and keep it inside ``[w_min, w_max]`` so that neither loss is
+Every controller holds the robustness weight w of the joint objective
+``L = (1 - w) L_eff + w L_rob`` and keeps it inside ``[w_min, w_max]`` so that neither loss is
 ever switched off. They differ in what moves w:
 
-- ``ParetoController`` (strategy ``pareto``, the paper's default): steers the ratio of the two
-  losses' moving averages towards the frontier target r* = ce_rob / ce_eff. Costs nothing extra.
+- ``ProbeController`` (strategy ``pareto``, signal ``validation_probe``, the default): the paper's
+  rule w <- clip(w + eta * (log ratio - log r*)) on the validation probe's ce_rob / ce_eff of the
+  current model, measured every ``every`` steps (:mod:`drscale.probe`): the quantity r* is in.
+- ``ParetoController`` (signal ``training_loss``, the paper's literal rule): the same update every
+  step on the ratio of the training losses' moving averages, which is not the quantity r* is
+  measured in; with it w runs to its bounds (docs/design.md). Costs nothing extra.
 - ``MGDAController`` (strategy ``pareto_mgda``): the two-task MGDA min-norm weight of Sener &
   Koltun (2018), a common descent direction computed from both losses' gradients every step.
 
@@ -132,6 +136,41 @@ class ParetoController(_WeightController):
         return self._w
 
 
+class ProbeController(_WeightController):
+    """w_{t+1} = clip(w_t + eta * delta, w_min, w_max) with delta = log(ce_rob / ce_eff) - log(r*)
+    of the validation probe, measured with the current model every ``every`` steps (1, 1 + every,
+    ...); w is held between measurements. Use per step: ``update(step, measured)`` with the probe's
+    measurement on the steps where ``due(step)`` (else None) before the step's loss is formed, so
+    the step trains with the weight its measurement set.
+    """
+
+    def __init__(self, target_ratio: float, w0: float | None = None, eta: float = ETA, every: int = 10,
+                 w_min: float = W_MIN, w_max: float = W_MAX) -> None:
+        super().__init__(target_ratio, w0=w0, w_min=w_min, w_max=w_max)
+        if not eta > 0.0:
+            raise ValueError(f"eta must be positive, got {eta}")
+        if every < 1:
+            raise ValueError(f"the probe interval must be >= 1 step, got {every}")
+        self.eta = float(eta)
+        self.every = int(every)
+
+    def due(self, step: int) -> bool:
+        return (step - 1) % self.every == 0
+
+    def update(self, step: int, measured: dict[str, float] | None) -> float:
+        """Fold in one probe measurement (None: none this step) and return the weight w_t of the step."""
+        row = {"step": step, "probe_ce_eff": math.nan, "probe_ce_rob": math.nan, "probe_ratio": math.nan,
+               "delta": math.nan}
+        if measured is not None:
+            ce_eff = _check_positive_finite("probe ce_eff", measured["ce_eff"])
+            ce_rob = _check_positive_finite("probe ce_rob", measured["ce_rob"])
+            delta = math.log(ce_rob / ce_eff) - math.log(self.target_ratio)
+            self._w = self._clip(self._w + self.eta * delta)
+            row.update(probe_ce_eff=ce_eff, probe_ce_rob=ce_rob, probe_ratio=ce_rob / ce_eff, delta=delta)
+        self.history.append({**row, "w": self._w})
+        return self._w
+
+
 def mgda_weight(g_eff: torch.Tensor, g_rob: torch.Tensor) -> float | None:
     """Two-task MGDA min-norm weight on g_rob (Sener & Koltun 2018, Algorithm 1).
 
@@ -204,15 +243,18 @@ class MGDAController(_WeightController):
         return self._w
 
 
-CONTROLLERS = {"pareto": ParetoController, "pareto_mgda": MGDAController}
+def trajectory_summary(trajectories, w_min: float = W_MIN, w_max: float = W_MAX):
+    """Per run (``run`` column) of a w_t table: first, last, min and max w, the fraction of steps
+    with w strictly inside (w_min, w_max) and the peak-to-peak of w over the last quarter of
+    steps: does the controller steer (inside) and settle (small last-quarter range)?"""
+    import pandas as pd
 
-
-def make_controller(name: str, target_ratio: float, **kwargs) -> _WeightController:
-    """Build the controller for a strategy name; kwargs go to its constructor."""
-    try:
-        cls = CONTROLLERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown Pareto controller {name!r}; valid choices: {sorted(CONTROLLERS)}"
-        ) from None
-    return cls(target_ratio, **kwargs)
+    rows = []
+    for run, log in trajectories.groupby("run", sort=True):
+        w = log.sort_values("step")["w"].to_numpy(float)
+        last = w[len(w) - max(1, len(w) // 4):]
+        rows.append({"run": run, "steps": len(w), "w_first": w[0], "w_last": w[-1], "w_min": w.min(),
+                     "w_max": w.max(), "interior": float(((w > w_min) & (w < w_max)).mean()),
+                     "last_quarter_p2p": float(last.max() - last.min())})
+    return pd.DataFrame(rows, columns=["run", "steps", "w_first", "w_last", "w_min", "w_max", "interior",
+                                       "last_quarter_p2p"])

@@ -40,6 +40,11 @@ class TokenizedTexts:
     def row(self, i: int) -> np.ndarray:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
+    def slice(self, start: int, stop: int) -> TokenizedTexts:
+        """Texts ``start:stop`` (a shard of a corpus), without copying the ids."""
+        offsets = self.offsets[start : stop + 1]
+        return TokenizedTexts(self.ids[offsets[0] : offsets[-1]], offsets - offsets[0])
+
     def padded_batches(self, batch_size: int):
         """Yield (rows, input_ids, attention_mask) in length-sorted batches (longest first)."""
         lengths = self.lengths
@@ -58,7 +63,7 @@ class TokenizedTexts:
 
 @dataclass(frozen=True)
 class CollectionTokens:
-    """A collection's test queries and whole corpus as token ids, rows in sorted-id order."""
+    """A collection's evaluated queries (every role's) and whole corpus as token ids, rows in sorted-id order."""
 
     query_ids: np.ndarray
     queries: TokenizedTexts

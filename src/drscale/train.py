@@ -22,7 +22,7 @@ from sentence_transformers.sentence_transformer.data_collator import SentenceTra
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from drscale.strategies import QUERY_COLUMN, ROW_COLUMN, NonFiniteLossError
+from drscale.losses import QUERY_COLUMN, ROW_COLUMN, NonFiniteLossError
 
 __all__ = ["NonFiniteLossError", "StopOnNonFiniteLoss", "StrategyState", "TokenizedOnce", "TrainConfig", "train"]
 

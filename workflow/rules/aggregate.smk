@@ -8,11 +8,6 @@ rule aggregate:
             caption="../report/metrics.rst",
             category="Tables",
         ),
-        summary=report(
-            "results/summary.md",
-            caption="../report/summary.rst",
-            category="Tables",
-        ),
     log:
         "logs/aggregate/aggregate.log",
     benchmark:
@@ -22,6 +17,6 @@ rule aggregate:
     params:
         runs=run_records(),
         in_domain=IN_DOMAIN,
-        negatives=config["evaluation"]["negatives"],
+        negatives={c: collection_negatives(c) for c in COLLECTIONS},
     script:
         "../scripts/aggregate.py"

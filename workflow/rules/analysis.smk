@@ -3,6 +3,7 @@ rule fit:
         "results/metrics.tsv",
     output:
         families="results/families.tsv",
+        by_seed="results/families_by_seed.tsv",
         fits=report("results/fits.tsv", caption="../report/fits.rst", category="Tables"),
         draws="results/fit_bootstrap.tsv",
     log:
@@ -12,14 +13,44 @@ rule fit:
     conda:
         "../../envs/drscale.yaml"
     params:
-        analysis=canonical(config["analysis"]),
+        analysis=canonical(
+            {
+                k: config["analysis"][k]
+                for k in ("robustness_weight", "bootstrap", "seed", "fit_objective")
+            }
+        ),
     script:
         "../scripts/fit.py"
 
 
+rule costs:
+    input:
+        cost_inputs(),
+    output:
+        costs="results/costs.tsv",
+        fits=report(
+            "results/cost_fits.tsv",
+            caption="../report/cost_fits.rst",
+            category="Costs",
+        ),
+    log:
+        "logs/costs/costs.log",
+    benchmark:
+        "results/benchmarks/costs/costs.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    params:
+        runs=cost_records(),
+        training=canonical(config["training"]),
+        negatives_per_query=config["mining"]["negatives_per_query"],
+        attacked_per_batch=config["adversarial"]["attacked_per_batch"],
+    script:
+        "../scripts/costs.py"
+
+
 rule frontier:
     input:
-        families="results/families.tsv",
+        by_seed="results/families_by_seed.tsv",
         fits="results/fits.tsv",
     output:
         frontier=report(
@@ -38,6 +69,78 @@ rule frontier:
         "../../envs/drscale.yaml"
     script:
         "../scripts/frontier.py"
+
+
+rule findings:
+    input:
+        unpack(findings_inputs),
+    output:
+        findings=report(
+            "results/findings.tsv",
+            caption="../report/findings.rst",
+            category="Findings",
+        ),
+        rst="results/findings.rst",
+    log:
+        "logs/findings/findings.log",
+    benchmark:
+        "results/benchmarks/findings/findings.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    script:
+        "../scripts/findings.py"
+
+
+rule budget:
+    input:
+        families="results/families.tsv",
+        fits="results/fits.tsv",
+        draws="results/fit_bootstrap.tsv",
+        costs="results/costs.tsv",
+        cost_fits="results/cost_fits.tsv",
+    output:
+        budget=report(
+            "results/budget.tsv", caption="../report/budget.rst", category="Costs"
+        ),
+        plot=report(
+            "results/plots/iso_cost.png",
+            caption="../report/iso_cost.rst",
+            category="Costs",
+            labels={"figure": "iso-cost curves"},
+        ),
+    log:
+        "logs/budget/budget.log",
+    benchmark:
+        "results/benchmarks/budget/budget.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    params:
+        budgets=config["analysis"]["budgets"],
+    script:
+        "../scripts/budget.py"
+
+
+rule summary:
+    input:
+        findings="results/findings.tsv",
+        families="results/families.tsv",
+        metrics="results/metrics.tsv",
+        cost_fits="results/cost_fits.tsv",
+        budget="results/budget.tsv",
+    output:
+        report(
+            "results/summary.md", caption="../report/summary.rst", category="Findings"
+        ),
+    log:
+        "logs/summary/summary.log",
+    benchmark:
+        "results/benchmarks/summary/summary.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    params:
+        negatives=config["evaluation"]["negatives"],
+    script:
+        "../scripts/summary.py"
 
 
 rule plot_scaling:
@@ -106,6 +209,8 @@ rule plot_trajectories:
         "results/benchmarks/plot_trajectories/plot_trajectories.tsv"
     conda:
         "../../envs/drscale.yaml"
+    params:
+        pareto={k: config["pareto"][k] for k in ("w_min", "w_max")},
     script:
         "../scripts/plot_trajectories.py"
 

@@ -1,22 +1,27 @@
 rule attack:
     input:
         model=f"results/runs/{RUN}/model",
-        embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
+        # The encode job rewrites every collection's scores when a collection is added; the
+        # in-domain ones change only with the model or the sample, both inputs here.
+        scores=ancient(f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz"),
+        sample=f"resources/samples/{IN_DOMAIN}.npz",
         collection=f"resources/collections/{IN_DOMAIN}",
     output:
-        f"results/runs/{RUN}/attacks/{IN_DOMAIN}.jsonl",
+        f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
     log:
-        f"logs/attack/{RUN}/{IN_DOMAIN}.log",
+        f"logs/attack/{RUN}/{{split}}/{IN_DOMAIN}.log",
     benchmark:
-        f"results/benchmarks/attack/{RUN}/{IN_DOMAIN}.tsv"
+        f"results/benchmarks/attack/{RUN}/{{split}}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("attack", "mem_mb"),
+        runtime=planned("attack", "runtime"),
         gpu=config["training"]["gpu"],
     params:
-        test_split=config["collections"][IN_DOMAIN]["test_split"],
-        evaluation=canonical(config["evaluation"]),
+        qrels_split=in_domain_split,
+        score_scale=config["evaluation"]["score_scale"],
         attack=canonical(config["attack"]),
     script:
         "../scripts/attack.py"
@@ -24,20 +29,19 @@ rule attack:
 
 rule evaluate_attack:
     input:
-        attacks=f"results/runs/{RUN}/attacks/{IN_DOMAIN}.jsonl",
-        embeddings=f"results/runs/{RUN}/embeddings/{IN_DOMAIN}.npz",
-        collection=f"resources/collections/{IN_DOMAIN}",
+        attacks=f"results/runs/{RUN}/attacks/{{split}}/{IN_DOMAIN}.jsonl",
+        scores=f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz",
+        sample=f"resources/samples/{IN_DOMAIN}.npz",
     output:
-        f"results/runs/{RUN}/metrics/{IN_DOMAIN}.adv.json",
+        f"results/runs/{RUN}/metrics/{{split}}/{IN_DOMAIN}.adv.json",
     log:
-        f"logs/evaluate_attack/{RUN}/{IN_DOMAIN}.log",
+        f"logs/evaluate_attack/{RUN}/{{split}}/{IN_DOMAIN}.log",
     benchmark:
-        f"results/benchmarks/evaluate_attack/{RUN}/{IN_DOMAIN}.tsv"
+        f"results/benchmarks/evaluate_attack/{RUN}/{{split}}/{IN_DOMAIN}.tsv"
     conda:
         "../../envs/drscale.yaml"
     params:
-        test_split=config["collections"][IN_DOMAIN]["test_split"],
-        evaluation=canonical(config["evaluation"]),
-        attack=canonical(config["attack"]),
+        score_scale=config["evaluation"]["score_scale"],
+        top_m=config["attack"]["top_m"],
     script:
         "../scripts/evaluate_attack.py"

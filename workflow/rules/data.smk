@@ -13,7 +13,7 @@ rule harvest_docstrings:
 
 rule prepare_collection:
     input:
-        unpack(harvest_inputs),
+        unpack(collection_inputs),
     output:
         directory("resources/collections/{collection}"),
     log:
@@ -23,7 +23,7 @@ rule prepare_collection:
     conda:
         "../../envs/drscale.yaml"
     params:
-        entry=collection_entry,
+        entry=preparation_entry,
     script:
         "../scripts/prepare_collection.py"
 

@@ -1,21 +1,18 @@
 rule evaluate:
     input:
-        embeddings=[
-            f"results/runs/{RUN}/embeddings/{collection}.npz"
-            for collection in COLLECTIONS
-        ],
-        collections=expand("resources/collections/{collection}", collection=COLLECTIONS),
+        scores=f"results/runs/{RUN}/scores/{{collection}}.npz",
+        sample="resources/samples/{collection}.npz",
+        collection="resources/collections/{collection}",
     output:
-        # One job per run for all its collections: each takes a second, less than starting a job.
-        [f"results/runs/{RUN}/metrics/{collection}.json" for collection in COLLECTIONS],
+        f"results/runs/{RUN}/metrics/{{split}}/{{collection}}.json",
     log:
-        f"logs/evaluate/{RUN}.log",
+        f"logs/evaluate/{RUN}/{{split}}/{{collection}}.log",
     benchmark:
-        f"results/benchmarks/evaluate/{RUN}.tsv"
+        f"results/benchmarks/evaluate/{RUN}/{{split}}/{{collection}}.tsv"
     conda:
         "../../envs/drscale.yaml"
     params:
-        test_splits=[config["collections"][c]["test_split"] for c in COLLECTIONS],
-        evaluation=canonical(config["evaluation"]),
+        qrels_split=qrels_split,
+        score_scale=config["evaluation"]["score_scale"],
     script:
         "../scripts/evaluate.py"

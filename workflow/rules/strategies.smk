@@ -1,4 +1,4 @@
-# Training strategies (docs/design.md, section 5): mined hard negatives, the denoising teacher's scores
+# Training strategies (docs/design.md section 5): mined hard negatives, the denoising teacher's scores
 # and the Pareto target. The train rule gets them through strategy_inputs() (common.smk).
 
 
@@ -35,6 +35,8 @@ rule teacher_scores:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("teacher_scores", "mem_mb"),
+        runtime=planned("teacher_scores", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         candidates=config["denoising"]["candidates"],
@@ -44,9 +46,29 @@ rule teacher_scores:
         "../scripts/teacher_scores.py"
 
 
+rule validation_probe:
+    input:
+        [f"resources/collections/{c}" for c, _, _ in probe_collections()],
+    output:
+        PROBE,
+    log:
+        "logs/validation_probe/validation_probe.log",
+    benchmark:
+        "results/benchmarks/validation_probe/validation_probe.tsv"
+    conda:
+        "../../envs/drscale.yaml"
+    params:
+        collections=probe_collections(),
+        queries=config["pareto"]["probe_queries"],
+        negatives=config["pareto"]["probe_negatives"],
+        seed=config["evaluation"]["seed"],
+    script:
+        "../scripts/validation_probe.py"
+
+
 rule pareto_target:
     input:
-        pareto_target_inputs,
+        unpack(pareto_target_inputs),
     output:
         "results/pareto/target.json",
     log:
@@ -55,10 +77,21 @@ rule pareto_target:
         "results/benchmarks/pareto_target/pareto_target.tsv"
     conda:
         "../../envs/drscale.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpu"],
     params:
         runs=pareto_target_runs(),
-        in_domain=IN_DOMAIN,
         baselines=BASELINE_STRATEGIES,
         pareto=canonical(config["pareto"]),
+        # The probe's attack is the in-training attack (adversarial section).
+        strategy_config=canonical(
+            {
+                "adversarial": config["adversarial"],
+                "pareto": config["pareto"],
+                "attack": {"synonyms": config["attack"]["synonyms"]},
+                "evaluation": {"score_scale": config["evaluation"]["score_scale"]},
+            }
+        ),
     script:
         "../scripts/pareto_target.py"

@@ -10,8 +10,11 @@ rule tokenize:
         "results/benchmarks/tokenize/{tokenizer}/{collection}.tsv"
     conda:
         "../../envs/drscale.yaml"
+    resources:
+        mem_mb=planned("tokenize", "mem_mb"),
+        runtime=planned("tokenize", "runtime"),
     params:
-        test_split=test_split,
+        splits=query_splits,
         query_length=config["training"]["max_query_length"],
         passage_length=config["training"]["max_passage_length"],
     script:

@@ -16,6 +16,8 @@ rule train:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
     resources:
+        mem_mb=planned("train", "mem_mb"),
+        runtime=planned("train", "runtime"),
         gpu=config["training"]["gpu"],
     params:
         # Not an output: Snakemake must not delete it when a killed job is rerun.

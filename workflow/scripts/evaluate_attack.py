@@ -1,24 +1,19 @@
 import json
 from pathlib import Path
 
-from drscale.data import load_collection
-from drscale.encode import Embeddings
-from drscale.evaluate import sample_negatives
+from drscale.evaluate import load_scores
 from drscale.logs import log_to
-from drscale.robustness import adversarial_metrics, attacked_query_rows
+from drscale.robustness import adversarial_metrics
 
 log_to(snakemake.log[0])
-evaluation, settings = snakemake.params.evaluation, snakemake.params.attack
-collection = load_collection(Path(snakemake.input.collection), snakemake.params.test_split)
-emb = Embeddings.load(Path(snakemake.input.embeddings))
-sample = sample_negatives(emb, collection.qrels, evaluation["negatives"], evaluation["draws"], evaluation["seed"])
+scores = load_scores(Path(snakemake.input.scores), Path(snakemake.input.sample), snakemake.wildcards.split)
 with open(snakemake.input.attacks, encoding="utf-8") as f:
     attacks = [json.loads(line) for line in f]
 metrics = adversarial_metrics(
-    emb, sample, attacked_query_rows(len(emb.query_ids), settings["queries"], settings["seed"]), settings["top_m"],
+    scores, snakemake.params.top_m,
     {(a["query_row"], a["doc_row"]): a["score_after"] for a in attacks},
     {(a["query_row"], a["doc_row"]): a["words_substituted"] for a in attacks},
-    evaluation["score_scale"],
+    snakemake.params.score_scale,
 )
 Path(snakemake.output[0]).write_text(json.dumps(metrics, indent=2) + "\n")
 print(json.dumps(metrics, indent=2))

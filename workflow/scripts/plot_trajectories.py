@@ -3,6 +3,7 @@ from pathlib import Path
 import pandas as pd
 
 from drscale.logs import log_to
+from drscale.pareto import trajectory_summary
 from drscale.plots import plot_weight_trajectories
 
 log_to(snakemake.log[0])
@@ -15,6 +16,5 @@ trajectories = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
     columns=["run", "step", "w", "loss_eff", "loss_rob"])
 trajectories.to_csv(snakemake.output.table, sep="\t", index=False)
 plot_weight_trajectories(trajectories, snakemake.output.plot, label="run")
-summary = trajectories.groupby("run").agg(w_first=("w", "first"), w_last=("w", "last"), w_mean=("w", "mean"),
-                                         w_min=("w", "min"), w_max=("w", "max"))
-print(summary.to_string())
+bounds = snakemake.params.pareto
+print(trajectory_summary(trajectories, bounds["w_min"], bounds["w_max"]).to_string())

@@ -3,10 +3,12 @@ from pathlib import Path
 
 import torch
 
+from drscale.checkpoints import claim_checkpoint_folder
 from drscale.logs import log_to
 from drscale.mining import read_jsonl, with_teacher_scores
 from drscale.models import ModelSpec, check_fits_in_memory, load_start_model, parameter_counts
-from drscale.strategies import make_strategy, strategy_options
+from drscale.registry import strategy_options
+from drscale.strategies import make_strategy
 from drscale.train import TrainConfig, train
 
 log_to(snakemake.log[0])
@@ -15,6 +17,7 @@ params, wildcards, inputs = snakemake.params, snakemake.wildcards, snakemake.inp
 training, seed = params.training, int(wildcards.seed)
 checkpoints = Path(params.checkpoints)
 spec = ModelSpec.from_config(wildcards.model, params.model)
+claim_checkpoint_folder(checkpoints)  # refuses a folder that a train job left running by a killed Snakemake holds
 
 model = load_start_model(Path(inputs.model), seed, training["max_query_length"],
                          training["max_passage_length"], spec.pooling, scratch=checkpoints / "init")
@@ -26,7 +29,7 @@ if inputs.get("teacher_scores"):  # the 'standard' teacher: the standard run of 
     teacher = read_jsonl(inputs.teacher_scores)
     rows = with_teacher_scores(rows, [t["positive_score"] for t in teacher], [t["negative_scores"] for t in teacher])
 target = json.loads(Path(inputs.pareto_target).read_text()) if inputs.get("pareto_target") else None
-options = strategy_options(wildcards.strategy, params.strategy_config, seed, target)
+options = strategy_options(wildcards.strategy, params.strategy_config, seed, target, inputs.get("validation_probe"))
 strategy = make_strategy(wildcards.strategy, **options)
 config = TrainConfig(
     steps=training["steps"], batch_size=training["batch_size"], learning_rate=spec.learning_rate,
