@@ -5,16 +5,14 @@ min_version("9.0")
 
 # A --configfile given on the command line is the whole config (the schema fills in defaults); it
 # is never merged into this default, whose entries (e.g. a model of the same name) would leak in.
-# The default is found next to this Snakefile, so `--directory elsewhere` runs it too.
 if not workflow.overwrite_configfiles:
     from drscale.grid import yaml_error_message
 
-    DEFAULT_CONFIG = f"{workflow.basedir}/config/config.yaml"
     # Snakemake reports a YAML syntax error without file or line.
-    if yaml_error_message(DEFAULT_CONFIG):
-        raise WorkflowError(yaml_error_message(DEFAULT_CONFIG))
+    if yaml_error_message("config/config.yaml"):
+        raise WorkflowError(yaml_error_message("config/config.yaml"))
 
-    configfile: DEFAULT_CONFIG
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
