@@ -18,7 +18,7 @@ import yaml
 from snakemake.utils import validate
 
 from drscale.grid import evaluated_collections, fitted_families, grid_table, tokenizers
-from tests.test_workflow import ROOT, TEST_CONFIG, job_counts, snakemake, write_config
+from tests.test_workflow import ROOT, TEST_CONFIG, job_counts, snakemake, write_one_run_config
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SHIPPED = sorted([*ROOT.glob("config/*.yaml"), *ROOT.glob(".test/**/*.yaml")])
@@ -134,10 +134,7 @@ def test_the_workflow_runs_as_a_module_from_another_directory(tmp_path):
     """One standard run of the .test config end to end through `module` + `use rule *`, the report
     included. One run, not the whole .test grid: what the module path can break (paths, the
     config, the report) every run shares, and the grid itself runs in ``finished_run``."""
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    model, data = next(iter(config["models"])), min(config["data_sizes"])
-    one_run = write_config(tmp_path / "one_run.yaml", models={model: config["models"][model]}, data_sizes=[data],
-                           strategies=["standard"], strategy_points={"models": [model], "data_sizes": [data]})
+    one_run = write_one_run_config(tmp_path / "one_run.yaml")
     deploy_as_module(tmp_path / "user", one_run)
     start = time.monotonic()
     result = module_snakemake(tmp_path / "user", "--cores", "2")
