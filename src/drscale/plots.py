@@ -271,10 +271,8 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
                       fontsize=9)
     if cells:
         # The limits hold every interval, so no error bar runs off the panel.
-        lo = np.array([zoomed.get(f"{c}_lo", zoomed[c]).fillna(zoomed[c]).min() for c in (x, y)], float)
-        hi = np.array([zoomed.get(f"{c}_hi", zoomed[c]).fillna(zoomed[c]).max() for c in (x, y)], float)
-        points_lo, points_hi = zoomed[[x, y]].min().to_numpy(float), zoomed[[x, y]].max().to_numpy(float)
-        lo, hi = np.minimum(lo, points_lo), np.maximum(hi, points_hi)
+        lo = np.array([np.nanmin([zoomed[c].min(), zoomed.get(f"{c}_lo", zoomed[c]).min()]) for c in (x, y)])
+        hi = np.array([np.nanmax([zoomed[c].max(), zoomed.get(f"{c}_hi", zoomed[c]).max()]) for c in (x, y)])
         pad = np.maximum((hi - lo) * 0.15, 0.02)
         axes[1].set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]))
         for cell in cells:
