@@ -33,6 +33,9 @@ if [[ -z "${SUMMARY_ONLY:-}" ]]; then
     echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load avg $(cut -d' ' -f1 /proc/loadavg)"
     echo "# snakemake $(snakemake --version) in $DIR: snakemake --cores all $*"
     cd "$REPO"
+    # The Snakefile reads config/config.yaml of the working directory (Snakemake's convention):
+    # without a --configfile, run the repository's default.
+    [[ " $* " == *" --configfile "* ]] || set -- --configfile "$REPO/config/config.yaml" "$@"
     status=0
     /usr/bin/time -v -o "$TIME_LOG" snakemake --snakefile "$REPO/Snakefile" --directory "$DIR" --cores all "$@" \
         > "$DIR/end_to_end.snakemake.log" 2>&1 || status=$?

@@ -25,7 +25,7 @@ from snakemake.utils import validate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from drscale.grid import check_config, grid_table, tokenizers  # noqa: E402
+from drscale.grid import check_config, evaluated_collections, grid_table, tokenizers  # noqa: E402
 from drscale.resources import GB, Planner  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def jobs(config: dict):
     """(rule, wildcards) of every costed job of the grid (the test role: validation jobs run only
     where a consumer asks for them)."""
     grid = grid_table(config)
-    evaluated = [config["in_domain"], *config.get("ood", [])]
+    evaluated = evaluated_collections(config)
     for run in grid.itertuples():
         keys = {"model": run.model, "data": run.data, "strategy": run.strategy}
         yield "train", keys

@@ -72,7 +72,7 @@ def finished_run(tmp_path_factory) -> Path:
     from tests.test_workflow import snakemake
 
     workdir = tmp_path_factory.mktemp("workflow")
-    result = snakemake(workdir, "--cores", "2")
+    result = snakemake(workdir, "--cores", "2", timeout=1800)  # a guard against a hang, not a speed bound
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 

@@ -242,6 +242,13 @@ def test_pairs_per_call_does_not_change_results(model, pairs, synonyms, results)
         assert (a.attacked, a.substitutions) == (b.attacked, b.substitutions)
 
 
+def test_a_chunk_whose_words_are_all_cached_is_attacked(model, pairs, synonyms):
+    """The second call's pair brings no new word to the splicer (the default run's crash: the
+    tokenizer was called on an empty list)."""
+    first, second = attack_pairs(model, [pairs[0], pairs[0]], synonyms, replace(CONFIG, pairs_per_call=1))
+    assert (first.attacked, first.substitutions) == (second.attacked, second.substitutions)
+
+
 class CountingModel:
     """Counts the encoder calls (and their rows) of a wrapped sentence-transformers model."""
 

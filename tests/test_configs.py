@@ -18,7 +18,7 @@ import yaml
 from snakemake.utils import validate
 
 from drscale.grid import evaluated_collections, fitted_families, grid_table, tokenizers
-from tests.test_workflow import ROOT, TEST_CONFIG, job_counts, snakemake
+from tests.test_workflow import ROOT, TEST_CONFIG, job_counts, snakemake, write_one_run_config
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SHIPPED = sorted([*ROOT.glob("config/*.yaml"), *ROOT.glob(".test/**/*.yaml")])
@@ -131,14 +131,17 @@ def test_the_workflow_plans_as_a_module(tmp_path):
 
 @pytest.mark.e2e
 def test_the_workflow_runs_as_a_module_from_another_directory(tmp_path):
-    """The .test config end to end through `module` + `use rule *`, the report included."""
-    deploy_as_module(tmp_path, TEST_CONFIG)
+    """One standard run of the .test config end to end through `module` + `use rule *`, the report
+    included. One run, not the whole .test grid: what the module path can break (paths, the
+    config, the report) every run shares, and the grid itself runs in ``finished_run``."""
+    one_run = write_one_run_config(tmp_path / "one_run.yaml")
+    deploy_as_module(tmp_path / "user", one_run)
     start = time.monotonic()
-    result = module_snakemake(tmp_path, "--cores", "2")
+    result = module_snakemake(tmp_path / "user", "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     print(f"module run: {time.monotonic() - start:.0f} s wall")
-    assert (tmp_path / "results" / "report.html").stat().st_size > 0
-    metrics = pd.read_csv(tmp_path / "results" / "metrics.tsv", sep="\t")
-    assert metrics.run.nunique() == len(grid_table(resolved(TEST_CONFIG)))
-    again = module_snakemake(tmp_path, "--dry-run")
+    assert (tmp_path / "user" / "results" / "report.html").stat().st_size > 0
+    metrics = pd.read_csv(tmp_path / "user" / "results" / "metrics.tsv", sep="\t")
+    assert metrics.run.nunique() == len(grid_table(resolved(one_run))) == 1
+    again = module_snakemake(tmp_path / "user", "--dry-run")
     assert "Nothing to be done" in again.stdout, again.stdout[-2000:]

@@ -16,8 +16,8 @@ from tests.test_workflow import TEST_CONFIG, job_counts, snakemake, write_config
 
 
 def metric_rows(model: str, n: int, values: dict[tuple[str, str], float]) -> list[dict]:
-    return [{"run": f"{model}-run", "model": model, "non_embedding_params": n, "total_params": 2 * n,
-             "data_size": 100, "strategy": "standard", "seed": 0, "collection": collection,
+    return [{"run": f"{model}-run", "model": model, "architecture": "bert", "non_embedding_params": n,
+             "total_params": 2 * n, "data_size": 100, "strategy": "standard", "seed": 0, "collection": collection,
              "role": "in_domain" if collection == "docs" else "ood", "metric": metric, "value": value}
             for (collection, metric), value in values.items()]
 

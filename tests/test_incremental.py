@@ -21,7 +21,8 @@ from tests.conftest import make_pairs
 from tests.test_workflow import TEST_CONFIG, job_counts, snakemake
 
 PARETO = ("pareto", "pareto_mgda")
-ANALYSIS = {"aggregate", "fit", "frontier", "plot_scaling", "plot_summary", "report", "all"}
+ANALYSIS = {"aggregate", "fit", "frontier", "costs", "findings", "budget", "summary", "plot_scaling", "plot_summary",
+            "report", "all"}
 
 
 def planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
@@ -138,15 +139,16 @@ def test_adding_an_ood_collection_trains_and_attacks_nothing(workdir, tmp_path):
 def test_removing_an_ood_collection_trains_and_attacks_nothing(workdir):
     counts, jobs = plan(workdir, ood=[])
     assert not not_pareto(jobs, "train") and not not_pareto(jobs, "attack")
-    assert set(counts) - {"pareto_target", "train", "encode", "evaluate", "attack", "evaluate_attack",
-                          "plot_trajectories"} == ANALYSIS
+    # The Pareto runs' probe reads every collection's validation data: it and they run again.
+    assert set(counts) - {"validation_probe", "pareto_target", "train", "encode", "evaluate", "attack",
+                          "evaluate_attack", "plot_trajectories"} == ANALYSIS
     assert counts["plot_scaling"] == len(fitted_families({"ood": []}))
 
 
 @pytest.mark.e2e
 def test_a_collection_too_small_for_its_k_fails_early_and_removes_nothing(workdir, tmp_path):
-    """The too-small collection fails where its negatives are drawn, before any encoding, and no
-    other collection's outputs are touched."""
+    """The too-small collection fails when it is prepared, before any encoding, and no other
+    collection's outputs are touched."""
     folder = tmp_path / "small"
     write_collection(folder, split_pairs(make_pairs(40, seed=2), test_queries=10, dev_queries=0, seed=0))
     config = yaml.safe_load(TEST_CONFIG.read_text())
@@ -160,6 +162,8 @@ def test_a_collection_too_small_for_its_k_fails_early_and_removes_nothing(workdi
                for r in runs.itertuples() if r.strategy not in PARETO]
     result = snakemake(workdir, "--cores", "1", *targets, config=path)
     assert result.returncode != 0
-    assert "collections.<name>.negatives" in (workdir / "logs" / "sample_negatives" / "small.log").read_text()
+    # prepare_collection checks the prepared corpus against its K (sample_negatives would too).
+    assert "set collections.small.negatives to at most 39" in (
+        workdir / "logs" / "prepare_collection" / "small.log").read_text()
     assert not list((workdir / "results" / "runs").rglob("scores/small.npz"))
     assert {p: p.stat().st_mtime_ns for p in before if p.exists()} == before

@@ -135,3 +135,14 @@ def test_paper_dry_run_shows_the_planned_resources(tmp_path):
         expected = slurm_request(planner.cost(rule, model="L12-H768", data=500000, threads=threads, **keys))
         assert requests[rule, wildcards] == (expected["mem_mb"], expected["runtime"]), rule
     assert requests["attack", f"{run}, split=test"][0] > 16000  # the profile's old fixed request
+
+
+def test_the_constants_copied_from_the_pipeline_match_it():
+    """The resource model stays free of scipy and torch at planning time, so it copies two
+    constants instead of importing them: the copies must stay equal to the pipeline's."""
+    import inspect
+
+    from drscale import encode, evaluate, resources
+
+    assert resources.TOP_K == evaluate.TOP_K
+    assert inspect.signature(encode.score_collection).parameters["query_chunk"].default == resources.QUERY_CHUNK

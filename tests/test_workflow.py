@@ -45,6 +45,14 @@ def write_config(path: Path, **changes) -> Path:
     return path
 
 
+def write_one_run_config(path: Path) -> Path:
+    """The .test config cut to one standard run: its first model at its smallest data size."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    model, data = next(iter(config["models"])), min(config["data_sizes"])
+    return write_config(path, models={model: config["models"][model]}, data_sizes=[data], strategies=["standard"],
+                        strategy_points={"models": [model], "data_sizes": [data]})
+
+
 @pytest.mark.e2e
 def test_metrics_table_covers_every_run_collection_and_metric(finished_run):
     metrics = pd.read_csv(finished_run / "results" / "metrics.tsv", sep="\t")

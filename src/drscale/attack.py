@@ -178,6 +178,8 @@ class _SplicedIds:
         return cls(model.tokenizer, text_length(model, "document"))
 
     def tokenize(self, texts: list[str], add_special_tokens: bool = False) -> list[list[int]]:
+        if not texts:  # a fast tokenizer raises IndexError on an empty batch
+            return []
         return self.tokenizer(texts, add_special_tokens=add_special_tokens, verbose=False)["input_ids"]
 
     def attach(self, states: list[_PairState]) -> None:

@@ -210,18 +210,9 @@ def sensitivity_findings(
         estimate, ci = _sensitivity(params, N0, D0), _percentiles(by_draw.to_numpy())
         estimates[family] = estimate
         e_n, e_d = elasticities(params, N0, D0)
-        verdict = interval_verdict(*ci, 1.0, claim_above=robust)
-        rows.append(
-            _row(
-                claim,
-                statistic,
-                estimate,
-                ci,
-                verdict,
-                "" if verdict != "inconclusive" else _sensitivity_would_decide(by_draw),
-                f"dlogL/dlogN = {float(e_n):.3f}, dlogL/dlogD = {float(e_d):.3f}; {len(by_draw)} bootstrap draws",
-            )
-        )
+        rows.append(_ratio_row(claim, statistic, estimate, ci, by_draw, robust,
+                               f"dlogL/dlogN = {float(e_n):.3f}, dlogL/dlogD = {float(e_d):.3f}; "
+                               f"{len(by_draw)} bootstrap draws"))
     for family in ROBUSTNESS_FAMILIES:
         claim = f"{LABELS[family]} is more D-sensitive (relative to N) than effectiveness ({strategy})"
         statistic = f"elasticity ratio of {family} / that of ce_eff, {where}"
@@ -234,19 +225,15 @@ def sensitivity_findings(
         paired = (rob / eff).dropna()
         estimate = estimates[family] / estimates["ce_eff"]
         ci = _percentiles(paired.to_numpy())
-        verdict = interval_verdict(*ci, 1.0, claim_above=True)
-        rows.append(
-            _row(
-                claim,
-                statistic,
-                estimate,
-                ci,
-                verdict,
-                "" if verdict != "inconclusive" else _sensitivity_would_decide(paired),
-                f"{len(paired)} paired bootstrap draws",
-            )
-        )
+        rows.append(_ratio_row(claim, statistic, estimate, ci, paired, True, f"{len(paired)} paired bootstrap draws"))
     return rows
+
+
+def _ratio_row(claim, statistic, estimate, ci, draws, claim_above: bool, evidence: str) -> dict:
+    """A sensitivity-ratio claim: decided by whether its interval excludes 1."""
+    verdict = interval_verdict(*ci, 1.0, claim_above=claim_above)
+    would_decide = "" if verdict != "inconclusive" else _sensitivity_would_decide(draws)
+    return _row(claim, statistic, estimate, ci, verdict, would_decide, evidence)
 
 
 def _sensitivity_would_decide(draws: pd.Series) -> str:

@@ -255,8 +255,10 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
     joined across N at each D (solid) and across D at each N (dotted), arrows towards the larger
     resource, so the direction in which each strategy scales is visible; seed intervals as error
     bars (``*_lo``/``*_hi``), Pareto training as stars, and at every (N, D) where strategies
-    compete, the frontier of its non-dominated points as a dashed staircase. The right panel
-    zooms onto those (N, D) cells."""
+    compete, the frontier of its point estimates as a dashed staircase, and rings on the points
+    no other strategy dominates beyond seed noise (``on_frontier`` where the table has it). The
+    right panel zooms onto those (N, D) cells and shows only them: their points, intervals, and
+    the lines between them."""
     data = points.dropna(subset=[x, y]) if {x, y} <= set(points.columns) else points.iloc[:0]
     if data.empty:
         return _nothing_to_plot(path, f"No grid point has both {x} and {y}: no frontier to plot.")
@@ -265,15 +267,18 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
     fig = Figure(figsize=(12, 5.5))
     axes = fig.subplots(1, 2 if cells else 1, squeeze=False)[0]
     architectures = sorted(data["architecture"].unique())
-    for ax in axes:
+    zoomed = pd.concat(cells) if cells else data.iloc[:0]
+    for ax, shown in zip(axes, (data, zoomed)):
         for cell in cells:
             front = cell[pareto_frontier(cell, x, y)].sort_values(x)
             ax.step(front[x], front[y], where="post", color="black", ls="--", lw=0.8, zorder=1, gid="frontier")
-            # Ring the non-dominated points: a one-point frontier draws no staircase.
-            ax.plot(front[x], front[y], ls="none", marker="o", ms=11, mfc="none", mec="black", mew=1.0, zorder=4,
+            # Ring the non-dominated points (beyond seed noise where the table says): a one-point
+            # frontier draws no staircase.
+            ringed = cell[cell["on_frontier"].astype(bool)] if "on_frontier" in cell else front
+            ax.plot(ringed[x], ringed[y], ls="none", marker="o", ms=11, mfc="none", mec="black", mew=1.0, zorder=4,
                     gid="frontier point")
-        for architecture, strategy, name in _series(data):
-            mine = data[(data["architecture"] == architecture) & (data["strategy"] == strategy)]
+        for architecture, strategy, name in _series(shown):
+            mine = shown[(shown["architecture"] == architecture) & (shown["strategy"] == strategy)]
             color, marker = _color(strategy), _architecture_style(architecture, architectures)["marker"]
             star = strategy in PARETO_STRATEGIES
             for along, fixed, axis_name, style in (("non_embedding_params", "data_size", "N", "-"),
@@ -298,9 +303,9 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
     axes[0].set_title("every grid point; lines join a strategy across N (solid) and D (dotted), arrows to larger",
                       fontsize=9)
     if cells:
-        zoom = pd.concat(cells)
-        lo = zoom[[x, y]].min().to_numpy(float)
-        hi = zoom[[x, y]].max().to_numpy(float)
+        # The limits hold every interval, so no error bar runs off the panel.
+        lo = np.array([np.nanmin([zoomed[c].min(), zoomed.get(f"{c}_lo", zoomed[c]).min()]) for c in (x, y)])
+        hi = np.array([np.nanmax([zoomed[c].max(), zoomed.get(f"{c}_hi", zoomed[c]).max()]) for c in (x, y)])
         pad = np.maximum((hi - lo) * 0.15, 0.02)
         axes[1].set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]))
         for cell in cells:
@@ -311,7 +316,7 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
         axes[1].set_title(f"zoom: the {len(cells)} (N, D) where strategies compete, with their frontiers", fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", ls="--", lw=0.8, marker="o", ms=8, mfc="none", mec="black"))
-    labels.append("frontier at an (N, D) (ringed: non-dominated)")
+    labels.append("frontier of the point estimates at an (N, D); ringed: not dominated beyond seed noise")
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(labels), fontsize=8)
     fig.tight_layout()
     return _save(fig, path)

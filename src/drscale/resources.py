@@ -267,6 +267,11 @@ def train_cost(shape: Shape, training: dict, strategy: str = "standard", negativ
     return Cost(seconds, memory, needed if gpus else 0.0, disk, gpus)
 
 
+def call_activation_bytes(shape: Shape, batch_size: int, tokens: float) -> float:
+    """Activations of one inference call of ``batch_size`` texts: ~8 fp32 values per hidden unit and token."""
+    return batch_size * tokens * shape.hidden * 4 * 8
+
+
 def scores_bytes(size: CollectionSize, evaluation: dict, attacked: int) -> float:
     """A scores file (``encode``'s output): each query's top 100 (ids and cosines), the cosines of
     the positives and of the R x K sampled negatives, the attacked queries' cosines to the corpus."""
@@ -292,7 +297,7 @@ def encode_cost(shape: Shape, size: CollectionSize, evaluation: dict, attacked: 
     overhead = CPU_PASSAGE_S["encode"] * texts + (GPU_CALL_OVERHEAD_S * calls if gpus else CPU_TOKEN_S * tokens)
     seconds = _fixed("encode", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
     held = size.passages * (RSS_PER_PASSAGE["encode"] + 4 * size.passage_tokens + 4 * attacked)
-    block = shard * 4 * (shape.hidden + QUERY_CHUNK) + batch_size * size.passage_tokens * shape.hidden * 4 * 8
+    block = shard * 4 * (shape.hidden + QUERY_CHUNK) + call_activation_bytes(shape, batch_size, size.passage_tokens)
     memory = _host_base("encode", gpus) + held + (0 if gpus else block)
     gpu_memory = block + 4 * shape.total_params + 4 * attacked * size.passages if gpus else 0.0
     return Cost(seconds, memory, gpu_memory, scores_bytes(size, evaluation, attacked), gpus)
@@ -317,9 +322,9 @@ def attacked_queries(attack: dict, size: CollectionSize) -> int:
     return min(attack["queries"], size.queries)
 
 
-def attacked_pairs(attack: dict, evaluation: dict, test_queries: int) -> int:
+def attacked_pairs(attack: dict, evaluation: dict, size: CollectionSize) -> int:
     """An upper bound of the distinct (query, negative) pairs the attack works on."""
-    return min(attack["queries"], test_queries) * evaluation["draws"] * attack["top_m"]
+    return attacked_queries(attack, size) * evaluation["draws"] * attack["top_m"]
 
 
 def attack_cost(shape: Shape, size: CollectionSize, attack: dict, evaluation: dict, training: dict) -> Cost:
@@ -329,7 +334,7 @@ def attack_cost(shape: Shape, size: CollectionSize, attack: dict, evaluation: di
     ``words_per_step`` x ``candidates_per_word`` candidates, for at most ``max_words`` steps.
     """
     gpus, threads = training["gpu"], training["threads"]
-    pairs = attacked_pairs(attack, evaluation, size.queries)
+    pairs = attacked_pairs(attack, evaluation, size)
     words = size.passage_tokens / TOKENS_PER_WORD
     budget = attack["max_words"] if attack.get("max_fraction") is None else min(
         attack["max_words"], max(1, int(attack["max_fraction"] * words)))
@@ -342,8 +347,8 @@ def attack_cost(shape: Shape, size: CollectionSize, attack: dict, evaluation: di
     seconds = _fixed("attack", gpus) + overhead + compute_seconds(flops, shape, gpus, threads)
     memory = _host_base("attack", gpus) + size.passages * (RSS_PER_PASSAGE["attack"] + 4 * attacked_queries(attack,
                                                                                                       size))
-    return Cost(seconds, memory, 4 * shape.total_params + attack["batch_size"] * size.passage_tokens
-                * shape.hidden * 4 * 8 if gpus else 0.0, pairs * 2000.0, gpus)
+    gpu_memory = 4 * shape.total_params + call_activation_bytes(shape, attack["batch_size"], size.passage_tokens)
+    return Cost(seconds, memory, gpu_memory if gpus else 0.0, pairs * 2000.0, gpus)
 
 
 def evaluate_attack_cost(size: CollectionSize, evaluation: dict, attack: dict) -> Cost:
@@ -368,12 +373,14 @@ class Planner:
     """
 
     def __init__(self, config: dict, root: Path = Path(".")):
+        from drscale.grid import evaluated_collections  # pandas: only where a whole config is planned
+
         self.config = config
         training = config["training"]
         lq, lp = training["max_query_length"], training["max_passage_length"]
         self.sizes = {name: collection_size(name, entry, lq, lp, root / "resources" / "collections" / name)
                       for name, entry in config["collections"].items()}
-        self.evaluated = [config["in_domain"], *config.get("ood", [])]
+        self.evaluated = evaluated_collections(config)
         vocab = config.get("tokenizer", {}).get("vocab_size", 8192)
         self.shapes = {name: model_shape(entry, vocab, max(lq, lp)) for name, entry in config["models"].items()}
 
