@@ -310,3 +310,19 @@ def test_findings_per_architecture_and_compared_across():
     alpha = findings.loc["effectiveness (ce_eff): alpha of the joint law transfers from bert to qwen3 (standard)"]
     assert alpha["estimate"] == pytest.approx(0.2, abs=0.05) and alpha["verdict"] == "contradicted"
     assert alpha["ci_lo"] > 0
+
+
+def test_exponents_of_a_law_that_does_not_fit_are_not_compared():
+    # qwen3's effectiveness is pure noise around a constant: its joint law fits with a low R^2,
+    # so however far its alpha lies from bert's, the transfer claim stays inconclusive.
+    rng = np.random.default_rng(0)
+    bert = families(EFF, ROB).assign(architecture="bert")
+    noise = bert.assign(architecture="qwen3", seed=1,
+                        ce_eff=4.0 + rng.normal(0, 0.3, len(bert)))
+    table = pd.concat([bert, noise], ignore_index=True)
+    fits, draws = scaling_fits(table, families=["ce_eff"], n_bootstrap=40)
+    qwen3 = fits[(fits.architecture == "qwen3") & (fits.law == "joint")].iloc[0]
+    assert qwen3.r2 < 0.9
+    findings = findings_table(fits, draws, table).set_index("claim")
+    alpha = findings.loc["effectiveness (ce_eff): alpha of the joint law transfers from bert to qwen3 (standard)"]
+    assert alpha["verdict"] == "inconclusive" and "qwen3 fits with R^2" in alpha["would_decide"]

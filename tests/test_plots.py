@@ -98,12 +98,19 @@ def test_compact_tick_labels():
 
 def test_exponents(tmp_path, fits):
     fig = plot_exponents(fits[0], tmp_path / "exponents.png")
-    assert [ax.get_title() for ax in fig.axes] == ["alpha: L(N) and joint law", "beta: L(D) and joint law"]
+    # Three data sizes do not fit the D-law: the beta panel's title says it shows the joint law only.
+    assert [ax.get_title() for ax in fig.axes] == ["alpha: L(N) and joint law", "beta: joint law"]
     alpha, beta = fig.axes
     assert len(alpha.patches) == 3  # one N-law bar per strategy for the one fitted family
-    assert not beta.patches  # three data sizes do not fit the D-law
+    assert not beta.patches
     for ax in (alpha, beta):  # one joint-law marker with its interval per strategy
         assert sum(isinstance(c, ErrorbarContainer) and c.get_label().endswith("joint law") for c in ax.containers) == 3
+    # A law with R^2 below the findings' threshold is drawn faded, and its legend entry says so.
+    poor = fits[0].copy()
+    poor.loc[(poor["strategy"] == "pareto") & (poor["law"] == "N"), "r2"] = 0.4
+    alpha = plot_exponents(poor, tmp_path / "poor.png").axes[0]
+    assert sorted(p.get_alpha() or 1.0 for p in alpha.patches) == [0.3, 1.0, 1.0]
+    assert "pareto: L(N), R^2 < 0.9" in alpha.get_legend_handles_labels()[1]
     fig = plot_exponents(fits[0][fits[0]["family"] == "ce_adv"], tmp_path / "none.png")
     assert "No scaling law" in _text(fig.axes[0])
     assert _written(tmp_path / "exponents.png") and _written(tmp_path / "none.png")

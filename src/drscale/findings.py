@@ -514,8 +514,9 @@ def architecture_findings(fits: pd.DataFrame, draws: pd.DataFrame, strategy: str
     the difference between two architectures' exponents with a percentile interval over the
     bootstrap draws (each architecture's draws resample its own grid points independently, so
     draw i of one against draw i of the other is a draw of the difference). Rule: contradicted
-    (the exponents differ) iff the interval excludes 0; else inconclusive (an interval around 0
-    does not prove them equal)."""
+    (the exponents differ) iff the interval excludes 0 and both joint laws fit with R^2 >= 0.9;
+    else inconclusive (an interval around 0 does not prove them equal, and the exponent of a law
+    that does not fit describes no power law to compare)."""
     names = _architectures(fits)
     rows = []
     for a, b in [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]:
@@ -535,8 +536,12 @@ def architecture_findings(fits: pd.DataFrame, draws: pd.DataFrame, strategy: str
                        .set_index("draw")[exponent] for d in per]
                 diff = (per[1] - per[0]).dropna().to_numpy(float)
                 lo, hi = _percentiles(diff)
-                verdict = "contradicted" if np.isfinite(lo) and (lo > 0 or hi < 0) else "inconclusive"
-                would = "" if verdict != "inconclusive" else "the interval contains 0: add seeds or grid points"
+                poor = [f"the joint law of {x} fits with R^2 {f['r2']:.3f} < {R2_SUPPORT}"
+                        for x, f in ((a, fa), (b, fb)) if not f["r2"] >= R2_SUPPORT]
+                excludes_0 = bool(np.isfinite(lo) and (lo > 0 or hi < 0))
+                verdict = "contradicted" if excludes_0 and not poor else "inconclusive"
+                would = ("; ".join(poor) + ": add seeds or grid points until both fit" if poor
+                         else "" if excludes_0 else "the interval contains 0: add seeds or grid points")
                 rows.append(_row(claim, statistic, fb[exponent] - fa[exponent], (lo, hi), verdict, would,
                                  f"{a} {fa[exponent]:.3f} [{fa[f'{exponent}_lo']:.3f}, {fa[f'{exponent}_hi']:.3f}], "
                                  f"{b} {fb[exponent]:.3f} [{fb[f'{exponent}_lo']:.3f}, {fb[f'{exponent}_hi']:.3f}]"))

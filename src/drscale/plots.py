@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
 from drscale.families import family_columns
+from drscale.findings import R2_SUPPORT
 from drscale.fit import predict, prediction_band
 from drscale.frontier import pareto_frontier
 
@@ -201,8 +202,10 @@ def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) 
     """Exponents alpha (N) and beta (D) per family and (architecture, strategy) side by side with
     their bootstrap 95% CIs (hatched bars for a second architecture):
     bars for the marginal laws, black-edged diamonds for the joint law (whose intervals exist on
-    grids where the marginal laws have too few points for any). Does robustness scale more with
-    data and effectiveness with model size, and do the exponents transfer across architectures?"""
+    grids where the marginal laws have too few points for any). A law that fits with R^2 below
+    the findings' threshold is drawn faded (bars) or hollow (diamonds): its exponent describes no
+    power law. Does robustness scale more with data and effectiveness with model size, and do the
+    exponents transfer across architectures?"""
     ok = fits[(fits["status"] == "ok") & fits["law"].isin(["N", "D", "joint"])]
     if families is not None:
         ok = ok[ok["family"].isin(families)]
@@ -215,23 +218,40 @@ def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) 
     fig = Figure(figsize=(max(8, 1.6 * len(names)), 4))
     axes = fig.subplots(1, 2)
     for ax, law, exponent in ((axes[0], "N", "alpha"), (axes[1], "D", "beta")):
+        drawn = []
         for i, (architecture, strategy, name) in enumerate(series):
             x = np.arange(len(names)) + (i - (len(series) - 1) / 2) * width
             mine = ok[(ok["architecture"] == architecture) & (ok["strategy"] == strategy)]
+            color, hatch = _color(strategy), _architecture_style(architecture, architectures)["hatch"]
             marginal = mine[mine["law"] == law].set_index("family").reindex(names)
-            if marginal[exponent].notna().any():
-                value, err = _with_errors(marginal, exponent)
-                ax.bar(x, value, width, yerr=err, capsize=2, color=_color(strategy),
-                       hatch=_architecture_style(architecture, architectures)["hatch"], label=f"{name}: L({law})")
             joint = mine[mine["law"] == "joint"].set_index("family").reindex(names)
-            if joint[exponent].notna().any():
-                value, err = _with_errors(joint, exponent)
-                ax.errorbar(x, value, yerr=err, fmt="D", color=_color(strategy), mec="black", ecolor="black", ms=5,
-                            capsize=3, label=f"{name}: joint law")
+            for rows, kind in ((marginal, f"L({law})"), (joint, "joint law")):
+                if not rows[exponent].notna().any():
+                    continue
+                drawn.append(kind)
+                value, err = _with_errors(rows, exponent)
+                value, fitted = value.to_numpy(float), rows[exponent].notna().to_numpy()
+                good = (rows["r2"] >= R2_SUPPORT).to_numpy()
+                for keep, fits_well in ((fitted & good, True), (fitted & ~good, False)):
+                    if not keep.any():
+                        continue
+                    label = f"{name}: {kind}" + ("" if fits_well else f", R^2 < {R2_SUPPORT}")
+                    if kind == "joint law":
+                        ax.errorbar(x[keep], value[keep], yerr=err[:, keep], fmt="D", ms=5, capsize=3, ecolor="black",
+                                    mec="black", color=color if fits_well else "none", label=label)
+                    else:
+                        ax.bar(x[keep], value[keep], width, yerr=err[:, keep], capsize=2, color=color, hatch=hatch,
+                               alpha=1.0 if fits_well else 0.3, label=label)
         ax.set_xticks(np.arange(len(names)), [family_label(n) for n in names], rotation=30, ha="right", fontsize=8)
-        ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"{exponent}: L({law}) and joint law")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        laws = " and ".join(dict.fromkeys(drawn)) or "no law fitted"
+        ax.set(ylabel=f"{exponent} ({AXIS_LABELS[law]})", title=f"{exponent}: {laws}")
+    # One legend for both panels, below them, where it hides no bar.
+    legend = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=3, fontsize=7)
+    fig.tight_layout(rect=(0, 0.045 * -(-len(legend) // 3), 1, 1))
     return _save(fig, path)
 
 
