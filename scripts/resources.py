@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from drscale.grid import check_config, evaluated_collections, grid_table, tokenizers  # noqa: E402
-from drscale.resources import GB, Planner  # noqa: E402
+from drscale.resources import GB, TEMPORARY_OUTPUTS, Planner  # noqa: E402
 
 
 def jobs(config: dict):
@@ -74,24 +74,30 @@ def main() -> None:
         if args.jobs:
             print(f"{rule:<16} {wildcards} {cost.seconds / 3600:8.2f} h  {cost.memory / GB:6.1f} GB  "
                   f"gpu {cost.gpu_memory / GB:5.1f} GB  disk {cost.disk / GB:8.2f} GB")
-        row = rows.setdefault(rule, {"jobs": 0, "gpu_h": 0.0, "cpu_h": 0.0, "mem": 0.0, "gpu_mem": 0.0, "disk": 0.0})
+        row = rows.setdefault(rule, {"jobs": 0, "gpu_h": 0.0, "cpu_h": 0.0, "mem": 0.0, "gpu_mem": 0.0, "disk": 0.0,
+                                     "kept": 0.0, "largest": 0.0})
         row["jobs"] += 1
         row["gpu_h" if cost.gpus else "cpu_h"] += cost.seconds * max(cost.gpus, 1) / 3600
         row["mem"] = max(row["mem"], cost.memory)
         row["gpu_mem"] = max(row["gpu_mem"], cost.gpu_memory)
         row["disk"] += cost.disk
+        row["kept"] += 0.0 if rule in TEMPORARY_OUTPUTS else cost.disk
+        row["largest"] = max(row["largest"], cost.disk)
 
     device = f"{config['training']['gpu']} GPU(s) per GPU job" if config["training"]["gpu"] else "CPU only"
     print(f"# {args.configfile} | {device} | GPU throughput ASSUMED (not measured), see drscale/resources.py")
     header = (f"| {'rule':<16} | jobs | GPU-hours | CPU-hours | peak memory / job | peak GPU memory / job "
-              "| disk written |")
+              "| disk written | disk kept |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    total = {"jobs": 0, "gpu_h": 0.0, "cpu_h": 0.0, "mem": 0.0, "gpu_mem": 0.0, "disk": 0.0}
+    total = {"jobs": 0, **dict.fromkeys(("gpu_h", "cpu_h", "mem", "gpu_mem", "disk", "kept", "largest"), 0.0)}
     for rule, row in rows.items():
         print(_line(rule, row))
-        total = {k: max(total[k], v) if k in ("mem", "gpu_mem") else total[k] + v for k, v in row.items()}
+        total = {k: max(total[k], v) if k in ("mem", "gpu_mem", "largest") else total[k] + v for k, v in row.items()}
     print(_line("**total**", total))
+    for rule in sorted(TEMPORARY_OUTPUTS & set(rows)):
+        print(f"# {rule}: temp() outputs, at most {rows[rule]['largest'] / GB:.2f} GB per job; the profiles keep "
+              "them, `snakemake --delete-temp-output` deletes them (the 'disk kept' column).")
 
 
 def validate_against(planner: Planner, directory: Path) -> None:
@@ -135,7 +141,8 @@ def _errors(rule: str, pairs: list[tuple[float, float]]) -> str:
 
 def _line(rule: str, row: dict) -> str:
     return (f"| {rule:<16} | {row['jobs']:4d} | {row['gpu_h']:9.1f} | {row['cpu_h']:9.1f} | "
-            f"{row['mem'] / GB:14.1f} GB | {row['gpu_mem'] / GB:18.1f} GB | {row['disk'] / GB:9.1f} GB |")
+            f"{row['mem'] / GB:14.1f} GB | {row['gpu_mem'] / GB:18.1f} GB | {row['disk'] / GB:9.1f} GB | "
+            f"{row['kept'] / GB:6.1f} GB |")
 
 
 if __name__ == "__main__":

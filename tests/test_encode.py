@@ -96,3 +96,17 @@ def test_cutting_texts_before_tokenizing_keeps_the_truncated_ids(model, tiny_col
         assert sum(len(k) < len(t) for k, t in zip(kept, texts)) >= len(long_texts) - 1
         full = model.tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
         assert model.tokenizer(kept, truncation=True, max_length=limit)["input_ids"] == full
+
+
+def test_tokenizing_in_chunks_gives_the_ids_of_one_call(model, tiny_collection):
+    """tokenize_texts bounds its memory by tokenizing `chunk` texts at a time; the ids do not
+    depend on the chunk (one call and chunks of 1, 3 and 7 texts give the same arrays)."""
+    from drscale.tokens import tokenize_texts
+
+    texts = [passage_text(d) for d in load_collection(tiny_collection, "test").corpus.values()]
+    whole = model.tokenizer(texts, truncation=True, max_length=32)["input_ids"]
+    for chunk in (1, 3, 7, len(texts) + 1):
+        tokens = tokenize_texts(model.tokenizer, texts, 32, chunk=chunk)
+        assert tokens.ids.dtype == np.int32 and tokens.offsets.dtype == np.int64
+        assert [tokens.row(i).tolist() for i in range(len(tokens))] == whole
+    assert len(tokenize_texts(model.tokenizer, [], 32)) == 0

@@ -72,6 +72,19 @@ def test_a_finished_run_plans_nothing(workdir):
 
 
 @pytest.mark.e2e
+def test_deleting_the_temporary_scores_leaves_a_finished_run(workdir):
+    """`snakemake --delete-temp-output` removes exactly the scores files (temp(), 90% of the paper
+    grid's disk) and nothing else; the run still plans nothing."""
+    files = {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*") if p.is_file()}
+    scores = {p for p in files if p.parent.name == "scores" and p.suffix == ".npz"}
+    assert len(scores) == len(grid_table(yaml.safe_load(TEST_CONFIG.read_text()))) * 2  # docs and one OOD set
+    result = snakemake(workdir, "--cores", "1", "--delete-temp-output")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in files if p.exists()} == {p: t for p, t in files.items() if p not in scores}
+    assert plan(workdir) == ({}, [])
+
+
+@pytest.mark.e2e
 def test_adding_a_model_runs_only_its_runs(workdir):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     new = {"init": {"layers": 1, "hidden": 24, "heads": 2, "intermediate": 96}, "learning_rate": 1.0e-2}

@@ -15,6 +15,7 @@ from drscale.resources import (
     BERT_BASE,
     CPU_FLOPS_PER_THREAD,
     MB,
+    TEMPORARY_OUTPUTS,
     CollectionSize,
     Cost,
     Planner,
@@ -142,7 +143,20 @@ def test_the_constants_copied_from_the_pipeline_match_it():
     constants instead of importing them: the copies must stay equal to the pipeline's."""
     import inspect
 
-    from drscale import encode, evaluate, resources
+    from drscale import encode, evaluate, resources, tokens
 
     assert resources.TOP_K == evaluate.TOP_K
+    assert inspect.signature(tokens.tokenize_texts).parameters["chunk"].default == resources.TOKENIZE_CHUNK
     assert inspect.signature(encode.score_collection).parameters["query_chunk"].default == resources.QUERY_CHUNK
+
+
+def test_the_rules_with_temp_outputs_are_the_ones_the_model_keeps_no_disk_for():
+    """scripts/resources.py's "disk kept" leaves out TEMPORARY_OUTPUTS: it must name exactly the
+    rules whose outputs are temp()."""
+    temporary = set()
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for rule, body in re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", smk.read_text(), flags=re.MULTILINE):
+            output = re.search(r"^    output:\n((?:        .*\n)*)", body, flags=re.MULTILINE)
+            if output and "temp(" in output.group(1):
+                temporary.add(rule)
+    assert temporary == set(TEMPORARY_OUTPUTS) == {"encode"}

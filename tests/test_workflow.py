@@ -21,8 +21,10 @@ LAWS_CONFIG = ROOT / ".test" / "config-laws" / "config.yaml"
 
 
 def snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG, timeout: int = 600):
+    """Snakemake on this repository's Snakefile without a profile, keeping temp() files as both
+    profiles do (``notemp``)."""
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(config), "--workflow-profile", "none", *args]
+               "--configfile", str(config), "--workflow-profile", "none", "--notemp", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
 
 

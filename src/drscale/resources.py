@@ -197,15 +197,27 @@ GPU_HOST_EXTRA = 3 * GB  # assumption: CUDA context and libraries in host memory
 # the query x corpus score block of the exact search), from benchmarks/corpus_scaling.py at 100k,
 # 300k and 1M passages: the slope of max RSS against passages, less the embeddings' own bytes.
 RSS_PER_PASSAGE = {"encode": 100.0, "attack": 1500.0, "sample_negatives": 60.0}
-# `tokenize` tokenizes a whole corpus in one call: about 360 B per token (the tokenizer's encodings and
-# Python id lists) at 100k, 300k and 1M passages of 14.7 tokens and 100k of 32 tokens
-TOKENIZE_RSS_PER_TOKEN = 360.0
+# `tokenize` tokenizes TOKENIZE_CHUNK texts at a time (drscale.tokens.tokenize_texts): a chunk's
+# encodings and Python id lists take ~410 B per token, and what stays (int32 ids, offsets, the
+# texts) ~17 B per token. Peak RSS measured with 100k and 1M synthetic passages of 64 tokens and
+# the default's WordPiece: 603 MB and 1,596 MB (this model: 604 and 1,583 MB); one call without
+# chunks took 2.9 GB and 8.1 GB at 100k and 300k (409 B per token).
+TOKENIZE_CHUNK = 8192
+TOKENIZE_RSS_PER_CHUNK_TOKEN = 410.0
+TOKENIZE_RSS_PER_TOKEN = 17.0
 TOKENIZE_CPU_PER_TOKEN_S = 6.4e-6  # with 3.9e-5 s per text (same runs)
 # Strategies' cost per step relative to `standard`, measured on CPU (docs/design.md "Training
 # strategies": adversarial 3.0x, pareto 2.5-3.1x, pareto_mgda 3.3x; the mined negative adds a
 # passage per pair, counted in the tokens instead).
 STRATEGY_STEP_COST = {"standard": 1.0, "hard_negative": 1.0, "denoising": 1.0, "adversarial": 3.0,
                       "pareto": 3.1, "pareto_mgda": 3.3}
+
+
+# Rules whose outputs are temp() (workflow/rules/*.smk): they count towards the disk a grid
+# writes, not towards what it keeps after `snakemake --delete-temp-output` (the profiles keep
+# them until then). encode: a run's scores files, read by its evaluate, attack and
+# evaluate_attack jobs.
+TEMPORARY_OUTPUTS = frozenset({"encode"})
 
 
 @dataclass(frozen=True)
@@ -360,7 +372,8 @@ def tokenize_cost(size: CollectionSize) -> Cost:
     texts = size.passages + size.queries
     tokens = size.passages * size.passage_tokens + size.queries * size.query_tokens
     seconds = FIXED_CPU_S["tokenize"] + CPU_PASSAGE_S["tokenize"] * texts + TOKENIZE_CPU_PER_TOKEN_S * tokens
-    memory = BASE_RSS["tokenize"] + size.passages * size.passage_tokens * TOKENIZE_RSS_PER_TOKEN
+    chunk = min(size.passages, TOKENIZE_CHUNK) * size.passage_tokens * TOKENIZE_RSS_PER_CHUNK_TOKEN
+    memory = BASE_RSS["tokenize"] + chunk + size.passages * size.passage_tokens * TOKENIZE_RSS_PER_TOKEN
     disk = size.passages * (4 * size.passage_tokens + 8 + ID_BYTES) + size.queries * (4 * size.query_tokens + 8)
     return Cost(seconds, memory, 0.0, disk)
 

@@ -29,8 +29,15 @@ rule encode:
     output:
         # One job per run for all its collections: a job's start (importing sentence-transformers,
         # ~9 s of CPU) costs more than encoding a collection. One file per collection, so evaluate
-        # jobs stay per collection and the attack reads only the in-domain scores.
-        [f"results/runs/{RUN}/scores/{collection}.npz" for collection in COLLECTIONS],
+        # jobs stay per collection and the attack reads only the in-domain scores. temp(): the
+        # paper grid's scores are 217 of its 245 GB; the profiles keep them (notemp) for
+        # extensions, --delete-temp-output removes them (docs/design.md, section 8, "Disk").
+        temp(
+            [
+                f"results/runs/{RUN}/scores/{collection}.npz"
+                for collection in COLLECTIONS
+            ]
+        ),
     log:
         f"logs/encode/{RUN}.log",
     benchmark:
