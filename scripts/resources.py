@@ -74,8 +74,7 @@ def main() -> None:
         if args.jobs:
             print(f"{rule:<16} {wildcards} {cost.seconds / 3600:8.2f} h  {cost.memory / GB:6.1f} GB  "
                   f"gpu {cost.gpu_memory / GB:5.1f} GB  disk {cost.disk / GB:8.2f} GB")
-        row = rows.setdefault(rule, {"jobs": 0, "gpu_h": 0.0, "cpu_h": 0.0, "mem": 0.0, "gpu_mem": 0.0, "disk": 0.0,
-                                     "kept": 0.0, "largest": 0.0})
+        row = rows.setdefault(rule, _empty_row())
         row["jobs"] += 1
         row["gpu_h" if cost.gpus else "cpu_h"] += cost.seconds * max(cost.gpus, 1) / 3600
         row["mem"] = max(row["mem"], cost.memory)
@@ -90,7 +89,7 @@ def main() -> None:
               "| disk written | disk kept |")
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    total = {"jobs": 0, **dict.fromkeys(("gpu_h", "cpu_h", "mem", "gpu_mem", "disk", "kept", "largest"), 0.0)}
+    total = _empty_row()
     for rule, row in rows.items():
         print(_line(rule, row))
         total = {k: max(total[k], v) if k in ("mem", "gpu_mem", "largest") else total[k] + v for k, v in row.items()}
@@ -137,6 +136,12 @@ def _errors(rule: str, pairs: list[tuple[float, float]]) -> str:
     time, memory = [p[0] for p in pairs], [p[1] for p in pairs]
     return (f"| {rule} | {len(pairs)} | {statistics.median(time):+.0%} | {max(time, key=abs):+.0%} | "
             f"{statistics.median(memory):+.0%} | {min(memory):+.0%} |")
+
+
+def _empty_row() -> dict:
+    """Per-rule totals: jobs, device hours, the largest job's memory, disk written and kept, and
+    the largest job's disk."""
+    return {"jobs": 0, **dict.fromkeys(("gpu_h", "cpu_h", "mem", "gpu_mem", "disk", "kept", "largest"), 0.0)}
 
 
 def _line(rule: str, row: dict) -> str:

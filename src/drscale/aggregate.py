@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from drscale.architectures import DEFAULT_ARCHITECTURE
+
 METRIC_COLUMNS = ["run", "model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy",
                   "seed", "collection", "role", "negatives", "metric", "value"]
 
@@ -24,7 +26,8 @@ def tidy_metrics(runs: list[dict], in_domain: str, negatives: dict[str, int] | N
         for collection, path in run["metrics"]:
             for metric, value in json.loads(Path(path).read_text()).items():
                 rows.append({
-                    "run": run["run"], "model": info["model"], "architecture": info.get("architecture", "bert"),
+                    "run": run["run"], "model": info["model"],
+                    "architecture": info.get("architecture", DEFAULT_ARCHITECTURE),
                     "non_embedding_params": info["non_embedding_params"],
                     "total_params": info["total_params"], "data_size": info["data_size"],
                     "strategy": info["strategy"], "seed": info["seed"], "collection": collection,

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from drscale.architectures import DEFAULT_ARCHITECTURE
+
 GRID_KEYS = ["model", "architecture", "non_embedding_params", "total_params", "data_size", "strategy"]
+
+
+def with_architecture(table: pd.DataFrame) -> pd.DataFrame:
+    """A table without an ``architecture`` column (from before the architecture axis, or built by
+    hand) is a grid of the default architecture."""
+    return table if "architecture" in table.columns else table.assign(architecture=DEFAULT_ARCHITECTURE)
 
 
 def families_by_seed(metrics: pd.DataFrame, robustness_weight: float = 0.5) -> pd.DataFrame:

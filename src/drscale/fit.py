@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 from scipy.special import huber
 from threadpoolctl import threadpool_limits
 
-from drscale.families import family_columns
+from drscale.families import family_columns, with_architecture
 
 HUBER_DELTA = 1e-3  # as Hoffmann et al. (2022) and Besiroglu et al. (2024)
 OBJECTIVES = ("huber_log", "least_squares")
@@ -284,8 +284,7 @@ def scaling_fits(
     families = families or family_columns(families_df)
     # A family the grid lacks (e.g. ce_adv without the attack stage) is all NaN: skipped, not an error.
     families_df = families_df.reindex(columns=[*families_df.columns, *(f for f in families if f not in families_df)])
-    if "architecture" not in families_df:  # a table from before the architecture axis: a BERT-only grid
-        families_df = families_df.assign(architecture="bert")
+    families_df = with_architecture(families_df)
     rows, draws = [], []
     for (architecture, strategy), group in families_df.groupby(["architecture", "strategy"], sort=True):
         for family in families:

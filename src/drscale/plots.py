@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
-from drscale.families import family_columns
+from drscale.families import family_columns, with_architecture
 from drscale.findings import R2_SUPPORT
 from drscale.fit import predict, prediction_band
 from drscale.frontier import pareto_frontier
@@ -99,11 +99,6 @@ def _loss_ticks(axis, low: float, high: float, n: int = 5) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _with_architecture(table: pd.DataFrame) -> pd.DataFrame:
-    """A table from before the architecture axis is a BERT-only grid."""
-    return table if "architecture" in table.columns else table.assign(architecture="bert")
-
-
 def _series(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(architecture, strategy, label) of every plotted series; the label names the architecture
     only on a grid with several, so a BERT-only grid's figures read as before."""
@@ -119,7 +114,7 @@ def _architecture_style(architecture: str, architectures: list[str]) -> dict:
 
 
 def _select(table: pd.DataFrame, architecture: str, strategy: str, family: str, law: str) -> pd.DataFrame:
-    table = _with_architecture(table)
+    table = with_architecture(table)
     return table[(table["architecture"] == architecture) & (table["strategy"] == strategy)
                  & (table["family"] == family) & (table["law"] == law)]
 
@@ -150,7 +145,7 @@ def plot_scaling_curves(
     points = families_df[families_df[family].notna()] if family in families_df else families_df.iloc[:0]
     if points.empty:
         return _nothing_to_plot(path, f"No finite {family} values: nothing to plot for {family_label(family)}.")
-    points = _with_architecture(points)
+    points = with_architecture(points)
     architectures = sorted(points["architecture"].unique())
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2, sharey=True)
@@ -211,7 +206,7 @@ def plot_exponents(fits: pd.DataFrame, path, families: list[str] | None = None) 
         ok = ok[ok["family"].isin(families)]
     if ok.empty:
         return _nothing_to_plot(path, "No scaling law could be fitted: no exponents to compare.")
-    ok = _with_architecture(ok)
+    ok = with_architecture(ok)
     names = family_columns(pd.DataFrame(columns=ok["family"].unique()))
     series, architectures = _series(ok), sorted(ok["architecture"].unique())
     width = 0.8 / len(series)
@@ -282,7 +277,7 @@ def plot_frontier(points: pd.DataFrame, path, x: str = "ce_eff", y: str = "ce_ro
     data = points.dropna(subset=[x, y]) if {x, y} <= set(points.columns) else points.iloc[:0]
     if data.empty:
         return _nothing_to_plot(path, f"No grid point has both {x} and {y}: no frontier to plot.")
-    data = _with_architecture(data)
+    data = with_architecture(data)
     cells = _competing(data)
     fig = Figure(figsize=(12, 5.5))
     axes = fig.subplots(1, 2 if cells else 1, squeeze=False)[0]

@@ -36,8 +36,8 @@ class TokenizedTexts:
         if not parts:
             return cls.from_lists([])
         lengths = np.concatenate([part.lengths for part in parts])
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return cls(np.concatenate([part.ids for part in parts]).astype(np.int32), offsets)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        return cls(np.concatenate([part.ids for part in parts]), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
