@@ -37,8 +37,8 @@ def jobs(config: dict):
     for run in grid.itertuples():
         keys = {"model": run.model, "data": run.data, "strategy": run.strategy}
         yield "train", keys
-        yield "encode", keys  # one job per run for every evaluated collection
         for collection in evaluated:
+            yield "encode", {**keys, "collection": collection}
             yield "evaluate", {**keys, "collection": collection}
         yield "attack", keys
         yield "evaluate_attack", keys
@@ -110,12 +110,10 @@ def validate_against(planner: Planner, directory: Path) -> None:
                         "sample_negatives"):
             continue
         keys = dict(re.findall(r"(model|data|strategy)~([^/]+)", str(bench)))
-        if "~" not in bench.stem:  # tokenize/{tokenizer}/{collection}, evaluate/{run}/{split}/{collection}
+        if "~" not in bench.stem:  # tokenize/{tokenizer}/{collection}, encode/{run}/{collection}, ...
             keys["collection"] = bench.stem
-        if rule == "evaluate" and "collection" not in keys:
-            continue  # a run from before evaluate ran per collection
-        if rule == "encode":
-            keys.pop("collection", None)  # encode/{run}.tsv: one job per run
+        if rule in ("evaluate", "encode") and "collection" not in keys:
+            continue  # a run from before the rule ran per collection
         with open(bench) as f:
             record = next(csv.DictReader(f, delimiter="\t"))
         cost = planner.cost(rule, **keys)

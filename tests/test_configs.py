@@ -38,7 +38,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
     collections = evaluated_collections(config)
     return {
         "train": runs,
-        "encode": runs,  # one job per run encodes every evaluated collection
+        "encode": runs * len(collections),  # one job per (run, collection)
         "attack": runs,  # the in-domain collection only
         "prepare_model": len(config["models"]),
         "prepare_collection": len(collections),

@@ -92,7 +92,7 @@ def test_adding_a_model_runs_only_its_runs(workdir):
     runs = len(config["data_sizes"])  # standard only: the other strategies run at strategy_points
     collections = 1 + len(config["ood"])
     assert counts == {
-        "prepare_model": 1, "train": runs, "encode": runs, "evaluate": runs * collections,
+        "prepare_model": 1, "train": runs, "encode": runs * collections, "evaluate": runs * collections,
         "attack": runs, "evaluate_attack": runs, "plot_scaling": len(fitted_families(config)),
         **{rule: 1 for rule in ANALYSIS - {"plot_scaling"}},
     }
@@ -105,7 +105,7 @@ def test_adding_a_data_size_runs_only_its_runs(workdir):
     counts, jobs = plan(workdir, data_sizes=lambda c: [*c["data_sizes"], 1200])
     models, collections = len(config["models"]), 1 + len(config["ood"])
     assert counts == {
-        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * collections,
+        "training_pairs": 1, "train": models, "encode": models * collections, "evaluate": models * collections,
         "attack": models, "evaluate_attack": models, "plot_scaling": len(fitted_families(config)),
         **{rule: 1 for rule in ANALYSIS - {"plot_scaling"}},
     }
@@ -134,18 +134,20 @@ def test_adding_a_strategy_runs_only_its_runs_and_the_pareto_retraining(workdir)
 
 
 @pytest.mark.e2e
-def test_adding_an_ood_collection_trains_and_attacks_nothing(workdir, tmp_path):
+@pytest.mark.parametrize("scores", ["kept", "deleted"])
+def test_adding_an_ood_collection_encodes_only_it_and_trains_and_attacks_nothing(workdir, tmp_path, scores):
+    """With the other collections' scores on disk or removed by `--delete-temp-output`."""
+    if scores == "deleted":
+        assert snakemake(workdir, "--cores", "1", "--delete-temp-output").returncode == 0
     config = yaml.safe_load(TEST_CONFIG.read_text())
     folder = local_collection(tmp_path)
     counts, jobs = plan(workdir, ood=lambda c: [*c["ood"], "extra"],
                         collections=lambda c: {**c["collections"], "extra": {"source": f"local:{folder}"}})
-    runs = len(grid_table(config))
+    runs = grid_table(config)
     assert not not_pareto(jobs, "train") and not not_pareto(jobs, "attack")
-    # One encode job per run writes every collection's scores (a job's start costs more than a
-    # collection's encoding); only the new collection's metrics are new, the others' are rescored.
-    assert len(not_pareto(jobs, "encode")) == runs - 1 and counts["prepare_collection"] == 1
-    assert "extra" in {w["collection"] for w in not_pareto(jobs, "evaluate")}
-    assert counts["tokenize"] == 1 and "harvest_docstrings" not in counts
+    assert {w["collection"] for w in not_pareto(jobs, "encode") + not_pareto(jobs, "evaluate")} == {"extra"}
+    assert len(not_pareto(jobs, "encode")) == (~runs.strategy.isin(PARETO)).sum()
+    assert counts["prepare_collection"] == 1 and counts["tokenize"] == 1 and "harvest_docstrings" not in counts
 
 
 @pytest.mark.e2e
@@ -153,6 +155,7 @@ def test_removing_an_ood_collection_trains_and_attacks_nothing(workdir):
     counts, jobs = plan(workdir, ood=[])
     assert not not_pareto(jobs, "train") and not not_pareto(jobs, "attack")
     # The Pareto runs' probe reads every collection's validation data: it and they run again.
+    assert not not_pareto(jobs, "encode") and not not_pareto(jobs, "evaluate")
     assert set(counts) - {"validation_probe", "pareto_target", "train", "encode", "evaluate", "attack",
                           "evaluate_attack", "plot_trajectories"} == ANALYSIS
     assert counts["plot_scaling"] == len(fitted_families({"ood": []}))

@@ -95,7 +95,7 @@ def test_scores_file_by_hand():
 
 def test_paper_grid_scores_are_dominated_by_the_attacked_cosines():
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    encode = Planner(config).cost("encode_collection", model="L12-H768", collection="msmarco")
+    encode = Planner(config).cost("encode", model="L12-H768", collection="msmarco")
     attacked = 200 * 8_841_823 * 4  # attack.queries x passages x float32
     assert attacked < encode.disk < attacked * 1.02
     assert encode.disk < 8_841_823 * 768 * 4 / 3  # vs the 27 GB of float32 embeddings before streaming
@@ -130,7 +130,7 @@ def test_paper_dry_run_shows_the_planned_resources(tmp_path):
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     planner = Planner(config)
     run = "model=L12-H768, data=500000, strategy=standard, seed=0"
-    jobs = {"train": (run, {}, 8), "encode": (run, {}, 8),
+    jobs = {"train": (run, {}, 8), "encode": (f"{run}, collection=msmarco", {"collection": "msmarco"}, 8),
             "attack": (f"{run}, split=test", {}, 4)}
     for rule, (wildcards, keys, threads) in jobs.items():
         expected = slurm_request(planner.cost(rule, model="L12-H768", data=500000, threads=threads, **keys))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from drscale.grid import fitted_families, grid_table
+from drscale.grid import grid_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
@@ -106,22 +105,6 @@ def test_benchmark_manifest_and_loss_curves(finished_run):
     assert all(pd.read_csv(c, sep="\t").loss.notna().all() for c in curves)
     assert not (finished_run / "results" / "checkpoints").exists() or not any(
         (finished_run / "results" / "checkpoints").rglob("checkpoint-*"))
-
-
-@pytest.mark.e2e
-def test_adding_a_data_size_runs_only_the_new_jobs(finished_run, tmp_path):
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    extended = write_config(tmp_path / "config.yaml", data_sizes=[*config["data_sizes"], 1200])
-    result = snakemake(finished_run, "--dry-run", config=extended)
-    assert result.returncode == 0, result.stderr[-3000:]
-    models, collections = len(config["models"]), 1 + len(config["ood"])
-    assert job_counts(result.stdout) == {
-        "training_pairs": 1, "train": models, "encode": models, "evaluate": models * collections,
-        "attack": models, "evaluate_attack": models, "aggregate": 1, "fit": 1, "frontier": 1, "costs": 1,
-        "findings": 1, "budget": 1, "summary": 1,
-        "plot_scaling": len(fitted_families(config)), "plot_summary": 1, "report": 1, "all": 1,
-    }
-    assert set(re.findall(r"data=(\d+)", result.stdout)) == {"1200"}
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ the tokens a job processes:
 - train: ``steps`` x the encoder inputs of one batch at the token limits (an upper bound: a
   batch is padded to its longest text, not always to the limit). The in-training attack's
   scoring passes of ``adversarial`` / ``pareto`` are not counted; their seconds are.
-- encode: the cached token ids of every evaluated collection (exact).
+- encode: the cached token ids of every evaluated collection (exact), summed over the run's
+  one job per collection.
 - attack: not counted (the greedy search's scored candidates are not logged); seconds only.
 
 Each (stage, strategy, quantity) gets ``cost = c N^a D^b`` fitted by least squares on logs, with
@@ -96,7 +97,11 @@ def token_count(paths) -> int:
 
 
 def read_benchmark(path) -> dict:
-    """The last row of a Snakemake benchmark file (a rerun appends with ``--benchmark-repeats``)."""
+    """The last row of a Snakemake benchmark file (a rerun appends with ``--benchmark-repeats``),
+    or the sum over a list of them (a stage that runs one job per collection)."""
+    if not isinstance(path, (str, Path)):
+        rows = [read_benchmark(p) for p in path]
+        return {key: sum(row[key] for row in rows) for key in ("s", "cpu_time")}
     row = pd.read_csv(path, sep="\t").iloc[-1]
     return {"s": float(row["s"]), "cpu_time": float(row["cpu_time"])}
 
@@ -105,7 +110,7 @@ def cost_table(runs: list[dict], training: dict, negatives_per_query: int = 1, a
     """One row per (run, stage) with seconds, tokens and FLOPs (``COST_COLUMNS``).
 
     ``runs`` holds, per run, ``run`` (its path id), ``model_info`` (path), ``benchmarks``
-    ({stage: benchmark path}; a stage may be absent) and ``tokens`` (the token caches it encodes).
+    ({stage: benchmark path, or a list of them}; a stage may be absent) and ``tokens`` (the token caches it encodes).
     ``training`` is the config's training section (token limits)."""
     rows = []
     for run in runs:

@@ -414,13 +414,7 @@ class Planner:
             return replace(cost, memory=_host_base("teacher_scores", training["gpu"]), disk=100.0 * int(data))
         if rule == "sample_negatives":
             return sample_cost(self.sizes[collection], evaluation)
-        if rule == "encode":  # one job per run encodes every evaluated collection, one after another
-            costs = [self.cost("encode_collection", model, data, strategy, c, threads, gpus) for c in self.evaluated]
-            start = _fixed("encode", training["gpu"])  # the job starts once, not once per collection
-            return replace(costs[0], seconds=sum(c.seconds for c in costs) - start * (len(costs) - 1),
-                           memory=max(c.memory for c in costs), gpu_memory=max(c.gpu_memory for c in costs),
-                           disk=sum(c.disk for c in costs))
-        if rule in ("encode_collection", "evaluate"):  # one (run, collection)
+        if rule in ("encode", "evaluate"):  # one (run, collection)
             size = self.sizes[collection]
             attacked = attacked_queries(config["attack"], size) if collection == config["in_domain"] else 0
             if rule == "evaluate":

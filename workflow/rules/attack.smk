@@ -1,9 +1,7 @@
 rule attack:
     input:
         model=f"results/runs/{RUN}/model",
-        # The encode job rewrites every collection's scores when a collection is added; the
-        # in-domain ones change only with the model or the sample, both inputs here.
-        scores=ancient(f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz"),
+        scores=f"results/runs/{RUN}/scores/{IN_DOMAIN}.npz",
         sample=f"resources/samples/{IN_DOMAIN}.npz",
         collection=f"resources/collections/{IN_DOMAIN}",
     output:

@@ -191,9 +191,9 @@ def tokenizer_folder(wildcards):
 
 
 def collection_tokens(wildcards):
-    """The token caches of every evaluated collection under the run's model's tokenizer."""
+    """The job's collection's token cache under the run's model's tokenizer."""
     tokenizer = tokenizer_of(config, wildcards.model)
-    return [f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS]
+    return f"resources/tokens/{tokenizer}/{wildcards.collection}.npz"
 
 
 def collection_roles(wildcards):
@@ -259,9 +259,9 @@ def run_records():
 
 
 def cost_records():
-    """Per run: its model_info.json, the benchmark files of its train, encode and attack jobs
-    (products of those jobs, so listing them as inputs makes Snakemake run the jobs) and the
-    token caches its encode job read."""
+    """Per run: its model_info.json, the benchmark files of its train, encode (one per
+    collection) and attack jobs (products of those jobs, so listing them as inputs makes
+    Snakemake run the jobs) and the token caches its encode jobs read."""
     records = []
     for row in grid_table(config).itertuples():
         run = (
@@ -274,7 +274,9 @@ def cost_records():
                 "model_info": f"results/runs/{run}/model_info.json",
                 "benchmarks": {
                     "train": f"results/benchmarks/train/{run}.tsv",
-                    "encode": f"results/benchmarks/encode/{run}.tsv",
+                    "encode": [
+                        f"results/benchmarks/encode/{run}/{c}.tsv" for c in COLLECTIONS
+                    ],
                     "attack": f"results/benchmarks/attack/{run}/test/{IN_DOMAIN}.tsv",
                 },
                 "tokens": [
@@ -288,7 +290,12 @@ def cost_records():
 def cost_inputs():
     records = cost_records()
     paths = [r["model_info"] for r in records]
-    paths += [p for r in records for p in r["benchmarks"].values()]
+    paths += [
+        p
+        for r in records
+        for stage in r["benchmarks"].values()
+        for p in ([stage] if isinstance(stage, str) else stage)
+    ]
     return list(dict.fromkeys(paths + [p for r in records for p in r["tokens"]]))
 
 

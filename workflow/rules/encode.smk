@@ -25,23 +25,17 @@ rule encode:
     input:
         model=f"results/runs/{RUN}/model",
         tokens=collection_tokens,
-        samples=expand("resources/samples/{collection}.npz", collection=COLLECTIONS),
+        sample="resources/samples/{collection}.npz",
     output:
-        # One job per run for all its collections: a job's start (importing sentence-transformers,
-        # ~9 s of CPU) costs more than encoding a collection. One file per collection, so evaluate
-        # jobs stay per collection and the attack reads only the in-domain scores. temp(): the
-        # paper grid's scores are 217 of its 245 GB; the profiles keep them (notemp) for
-        # extensions, --delete-temp-output removes them (docs/design.md, section 8, "Disk").
-        temp(
-            [
-                f"results/runs/{RUN}/scores/{collection}.npz"
-                for collection in COLLECTIONS
-            ]
-        ),
+        # One job per (run, collection): adding or removing a collection encodes only that
+        # collection and leaves the other scores, and the attack that reads the in-domain ones,
+        # untouched. temp(): the paper grid's scores are 217 of its 245 GB; evaluate and attack
+        # read them once (docs/design.md, section 8, "Disk").
+        temp(f"results/runs/{RUN}/scores/{{collection}}.npz"),
     log:
-        f"logs/encode/{RUN}.log",
+        f"logs/encode/{RUN}/{{collection}}.log",
     benchmark:
-        f"results/benchmarks/encode/{RUN}.tsv"
+        f"results/benchmarks/encode/{RUN}/{{collection}}.tsv"
     conda:
         "../../envs/drscale.yaml"
     threads: config["training"]["threads"]
