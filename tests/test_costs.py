@@ -45,7 +45,7 @@ def _runs(tmp_path, strategies=("standard",), seconds=lambda n, d, s: 1e-3 * n**
                 for stage, factor in (("train", 1.0), ("encode", 0.1), ("attack", 3.0)):
                     t = factor * seconds(n, d, s)
                     (run / f"{stage}.tsv").write_text(f"s\th:m:s\tcpu_time\n{t * 3}\t0:00:01\t{t}\n")
-                    benchmarks[stage] = run / f"{stage}.tsv"
+                    benchmarks[stage] = [run / f"{stage}.tsv"]
                 runs.append(
                     {
                         "run": run.name,

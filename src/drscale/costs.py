@@ -96,21 +96,18 @@ def token_count(paths) -> int:
     return total
 
 
-def read_benchmark(path) -> dict:
-    """The last row of a Snakemake benchmark file (a rerun appends with ``--benchmark-repeats``),
-    or the sum over a list of them (a stage that runs one job per collection)."""
-    if not isinstance(path, (str, Path)):
-        rows = [read_benchmark(p) for p in path]
-        return {key: sum(row[key] for row in rows) for key in ("s", "cpu_time")}
-    row = pd.read_csv(path, sep="\t").iloc[-1]
-    return {"s": float(row["s"]), "cpu_time": float(row["cpu_time"])}
+def read_benchmarks(paths) -> dict:
+    """Seconds and CPU seconds summed over a stage's jobs (encode runs one per collection), each
+    the last row of its Snakemake benchmark file (a rerun appends with ``--benchmark-repeats``)."""
+    rows = [pd.read_csv(path, sep="\t").iloc[-1] for path in paths]
+    return {key: sum(float(row[key]) for row in rows) for key in ("s", "cpu_time")}
 
 
 def cost_table(runs: list[dict], training: dict, negatives_per_query: int = 1, attacked_per_batch: int = 0):
     """One row per (run, stage) with seconds, tokens and FLOPs (``COST_COLUMNS``).
 
     ``runs`` holds, per run, ``run`` (its path id), ``model_info`` (path), ``benchmarks``
-    ({stage: benchmark path, or a list of them}; a stage may be absent) and ``tokens`` (the token caches it encodes).
+    ({stage: its jobs' benchmark paths}; a stage may be absent) and ``tokens`` (the token caches it encodes).
     ``training`` is the config's training section (token limits)."""
     rows = []
     for run in runs:
@@ -130,7 +127,7 @@ def cost_table(runs: list[dict], training: dict, negatives_per_query: int = 1, a
             "encode": token_count(run.get("tokens", [])),
             "attack": np.nan,
         }
-        for stage, path in run["benchmarks"].items():
+        for stage, paths in run["benchmarks"].items():
             flops = FLOPS_PER_TOKEN[stage] * n * tokens[stage] if stage in FLOPS_PER_TOKEN else np.nan
             rows.append(
                 {
@@ -138,7 +135,7 @@ def cost_table(runs: list[dict], training: dict, negatives_per_query: int = 1, a
                     **keys,
                     "device": info.get("device", "unknown"),
                     "stage": stage,
-                    **read_benchmark(path),
+                    **read_benchmarks(paths),
                     "tokens": tokens[stage],
                     "flops": flops,
                 }

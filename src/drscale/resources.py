@@ -386,14 +386,11 @@ class Planner:
     """
 
     def __init__(self, config: dict, root: Path = Path(".")):
-        from drscale.grid import evaluated_collections  # pandas: only where a whole config is planned
-
         self.config = config
         training = config["training"]
         lq, lp = training["max_query_length"], training["max_passage_length"]
         self.sizes = {name: collection_size(name, entry, lq, lp, root / "resources" / "collections" / name)
                       for name, entry in config["collections"].items()}
-        self.evaluated = evaluated_collections(config)
         vocab = config.get("tokenizer", {}).get("vocab_size", 8192)
         self.shapes = {name: model_shape(entry, vocab, max(lq, lp)) for name, entry in config["models"].items()}
 

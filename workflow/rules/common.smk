@@ -273,11 +273,11 @@ def cost_records():
                 "run": run,
                 "model_info": f"results/runs/{run}/model_info.json",
                 "benchmarks": {
-                    "train": f"results/benchmarks/train/{run}.tsv",
+                    "train": [f"results/benchmarks/train/{run}.tsv"],
                     "encode": [
                         f"results/benchmarks/encode/{run}/{c}.tsv" for c in COLLECTIONS
                     ],
-                    "attack": f"results/benchmarks/attack/{run}/test/{IN_DOMAIN}.tsv",
+                    "attack": [f"results/benchmarks/attack/{run}/test/{IN_DOMAIN}.tsv"],
                 },
                 "tokens": [
                     f"resources/tokens/{tokenizer}/{c}.npz" for c in COLLECTIONS
@@ -290,12 +290,7 @@ def cost_records():
 def cost_inputs():
     records = cost_records()
     paths = [r["model_info"] for r in records]
-    paths += [
-        p
-        for r in records
-        for stage in r["benchmarks"].values()
-        for p in ([stage] if isinstance(stage, str) else stage)
-    ]
+    paths += [p for r in records for stage in r["benchmarks"].values() for p in stage]
     return list(dict.fromkeys(paths + [p for r in records for p in r["tokens"]]))
 
 
